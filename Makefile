@@ -1,0 +1,35 @@
+# Face DL Course: the two commands of the README's quick start are `make course` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install course test lint format sample-data editions clean
+
+# One virtual environment, installed from pyproject.toml with CI's exact versions (constraints.txt).
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Generate the sample data and execute every notebook in sample mode into build/.
+course: install
+	$(BIN)/python -m utils.course
+
+# The whole test suite: unit tests, notebook execution, lint and type checks.
+test: install
+	$(BIN)/python -m pytest
+
+sample-data: install
+	$(BIN)/python -m data_scripts.make_sample_data --out data/sample
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,41 @@
+"""Execute every course notebook in sample mode, as a student (and CI) would.
+
+Each notebook asserts the claim it teaches on the sample data, so a library upgrade that
+silently breaks a lesson fails here. A new ``notebooks/NN_*.ipynb`` is covered automatically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils.course import notebook_paths, run_notebook
+
+NOTEBOOKS = notebook_paths()
+# Generous guard: the budget is ~60-120 s per notebook on a 2-core CPU; this catches runaways.
+TIME_LIMIT_S = 420
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path: Path, sample_data: Path, tmp_path: Path) -> None:
+    result = run_notebook(path, tmp_path, progress_bar=False, html=False)
+    assert result.status == "ok", f"{path.name} failed: {result.error}"
+    assert result.seconds < TIME_LIMIT_S, f"{path.name} took {result.seconds:.0f} s"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_shape(path: Path) -> None:
+    """Committed without outputs, with a tagged ``parameters`` cell defining DATA/EPOCHS/SEED."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), (
+        f"{path.name} is committed with outputs; clear them before committing"
+    )
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, f"{path.name}: expected exactly one cell tagged 'parameters'"
+    for name in ("DATA", "EPOCHS", "SEED"):
+        assert f"{name} =" in params[0].source, f"{path.name}: parameters cell lacks {name}"
+    assert "install" in code[0].source.lower(), f"{path.name}: first cell must be the setup cell"

@@ -1,0 +1,156 @@
+"""Where the course's data lives, how ``DATA = ...`` is resolved, and the one place seeds are set.
+
+Every notebook's ``parameters`` cell has ``DATA = "sample"``. This module turns that string
+into a folder or file:
+
+* ``"sample"`` -- the bundled synthetic faces under ``data/sample/`` (generated on first use,
+  identical run to run);
+* ``"kaggle"`` -- the real data downloaded by ``python -m data_scripts.download`` into
+  ``data/kaggle/``;
+* anything else -- a path you give (a CSV, a zip or a folder), used as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+Dataset = Literal["keypoints", "fer2013", "action_units", "identities"]
+
+#: Folder names of each data set, inside ``data/sample`` and ``data/kaggle``.
+DATASET_DIRS: dict[str, str] = {
+    "keypoints": "facial-keypoints-detection",
+    "fer2013": "fer2013",
+    "action_units": "action_units",
+    "identities": "identities",
+}
+
+DEFAULT_SEED = 42
+
+
+def project_root() -> Path:
+    """The course's checkout (the folder holding ``pyproject.toml``), or the current folder."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists():
+        return here
+    return Path.cwd()
+
+
+def data_root() -> Path:
+    """Where data sets live: ``$FACE_DL_DATA`` if set, else ``<project>/data``."""
+    env = os.environ.get("FACE_DL_DATA")
+    return Path(env).expanduser() if env else project_root() / "data"
+
+
+def sample_dir() -> Path:
+    """The bundled sample data folder (``data/sample``)."""
+    return data_root() / "sample"
+
+
+def kaggle_dir() -> Path:
+    """Where ``python -m data_scripts.download`` puts the real Kaggle data (``data/kaggle``)."""
+    return data_root() / "kaggle"
+
+
+def shared_data_dir() -> Path | None:
+    """The read-only real data beside the checkout (``../shared/data``), if present.
+
+    ``$FACE_DL_SHARED`` overrides the location. Tests that need it skip when this is None.
+    """
+    env = os.environ.get("FACE_DL_SHARED")
+    candidates = [Path(env).expanduser()] if env else []
+    candidates.append(project_root().parent / "shared" / "data")
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def ensure_sample_data(out: Path | None = None, *, quiet: bool = False) -> Path:
+    """Return the sample data folder, generating it first if it is missing or stale.
+
+    Generation is deterministic (seeded), so every student gets byte-identical files.
+    """
+    out = Path(out) if out is not None else sample_dir()
+    from data_scripts.make_sample_data import generate, is_complete
+
+    if not is_complete(out):
+        if not quiet:
+            print(f"Generating the sample data in {out} (once, about a minute)...")
+        generate(out)
+    return out
+
+
+def resolve_data(data: str | os.PathLike[str], dataset: Dataset) -> Path:
+    """Turn a notebook's ``DATA`` parameter into a path for ``dataset``.
+
+    >>> resolve_data("sample", "keypoints")  # doctest: +SKIP
+    PosixPath('.../data/sample/facial-keypoints-detection')
+    """
+    if dataset not in DATASET_DIRS:
+        raise ValueError(f"dataset={dataset!r}: expected one of {sorted(DATASET_DIRS)}")
+    text = os.fspath(data)
+    if text == "sample":
+        return ensure_sample_data(quiet=True) / DATASET_DIRS[dataset]
+    if text == "kaggle":
+        path = kaggle_dir() / DATASET_DIRS[dataset]
+        if not path.exists():
+            raise FileNotFoundError(
+                f"DATA='kaggle' but {path} does not exist. Download the real data first: "
+                f"`python -m data_scripts.download {dataset}` (needs a Kaggle API token), "
+                f"or set DATA to the path of files you already have."
+            )
+        return path
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"DATA={text!r}: no such file or folder. Expected 'sample', 'kaggle' or an existing path."
+        )
+    return path
+
+
+def set_seed(seed: int = DEFAULT_SEED, *, deterministic_ops: bool = False) -> int:
+    """Seed Python, NumPy and Keras/TensorFlow in one call -- the one place seeds are set.
+
+    ``deterministic_ops=True`` also asks TensorFlow for deterministic kernels (slower, but two
+    runs then give identical weights).
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic_ops:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    return seed
+
+
+def report_environment() -> dict[str, object]:
+    """Print (and return) the TensorFlow/Keras versions and whether a GPU is visible."""
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    info: dict[str, object] = {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "gpus": [g.name for g in gpus],
+    }
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__} ({info['backend']} backend)")
+    if gpus:
+        print(f"GPU: {', '.join(str(g) for g in info['gpus'])}")  # type: ignore[union-attr]
+    else:
+        print(
+            "No GPU found: fine for this course, every notebook's defaults run on a laptop CPU. "
+            "On Colab choose Runtime > Change runtime type > GPU; on a local NVIDIA machine "
+            "install `tensorflow[and-cuda]`."
+        )
+    return info
