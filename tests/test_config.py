@@ -1,0 +1,58 @@
+"""utils.config: resolving DATA, the data folders and seeding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from utils import config
+
+
+def test_data_root_follows_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FACE_DL_DATA", str(tmp_path))
+    assert config.data_root() == tmp_path
+    assert config.sample_dir() == tmp_path / "sample"
+    assert config.kaggle_dir() == tmp_path / "kaggle"
+
+
+def test_resolve_data_path_and_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FACE_DL_DATA", str(tmp_path))
+    given = tmp_path / "training.csv"
+    given.write_text("x\n")
+    assert config.resolve_data(str(given), "keypoints") == given
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        config.resolve_data(str(tmp_path / "missing.csv"), "keypoints")
+    with pytest.raises(FileNotFoundError, match="data_scripts.download fer2013"):
+        config.resolve_data("kaggle", "fer2013")
+    with pytest.raises(ValueError, match="dataset='faces'"):
+        config.resolve_data("sample", "faces")  # type: ignore[arg-type]
+
+
+def test_resolve_sample(sample_data: Path) -> None:
+    for dataset, folder in config.DATASET_DIRS.items():
+        path = config.resolve_data("sample", dataset)  # type: ignore[arg-type]
+        assert path == sample_data / folder and path.is_dir()
+
+
+def test_set_seed_makes_keras_and_numpy_repeatable() -> None:
+    import keras
+
+    def draw() -> tuple[np.ndarray, np.ndarray]:
+        config.set_seed(7)
+        layer = keras.layers.Dense(3)
+        layer.build((None, 4))
+        return np.random.rand(3), np.asarray(layer.kernel)
+
+    (a1, w1), (a2, w2) = draw(), draw()
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(w1, w2)
+
+
+def test_report_environment_says_what_to_do_without_gpu(capsys: pytest.CaptureFixture[str]) -> None:
+    info = config.report_environment()
+    out = capsys.readouterr().out
+    assert "TensorFlow" in out and info["tensorflow"]
+    if not info["gpus"]:
+        assert "tensorflow[and-cuda]" in out
