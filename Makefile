@@ -22,6 +22,10 @@ course: install
 test: install
 	$(BIN)/python -m pytest
 
+# Student (solutions stubbed) and instructor editions of the notebooks; `make course` does it too.
+editions: install
+	$(BIN)/python -m data_scripts.make_editions --out build/editions
+
 sample-data: install
 	$(BIN)/python -m data_scripts.make_sample_data --out data/sample
 

@@ -11,9 +11,15 @@ from utils.course import NotebookResult, notebook_paths, run_notebook, write_sum
 
 
 def _tiny_notebook(path: Path, body: str) -> Path:
-    params = new_code_cell("DATA = 'sample'\nEPOCHS = 1\nSEED = 0", metadata={"tags": ["parameters"]})
+    params = new_code_cell(
+        "DATA = 'sample'\nEPOCHS = 1\nSEED = 0", metadata={"tags": ["parameters"]}
+    )
     nb = new_notebook(cells=[params, new_code_cell(body)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 

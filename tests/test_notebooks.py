@@ -39,3 +39,8 @@ def test_notebook_shape(path: Path) -> None:
     for name in ("DATA", "EPOCHS", "SEED"):
         assert f"{name} =" in params[0].source, f"{path.name}: parameters cell lacks {name}"
     assert "install" in code[0].source.lower(), f"{path.name}: first cell must be the setup cell"
+    # Without a kernelspec papermill cannot inject parameters (`-p`): "No language found".
+    kernel = nb.metadata.get("kernelspec", {})
+    assert kernel.get("name") == "python3" and kernel.get("language") == "python", (
+        f"{path.name}: metadata.kernelspec must name the python3 kernel, got {kernel!r}"
+    )

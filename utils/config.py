@@ -99,11 +99,17 @@ def resolve_data(data: str | os.PathLike[str], dataset: Dataset) -> Path:
     if text == "kaggle":
         path = kaggle_dir() / DATASET_DIRS[dataset]
         if not path.exists():
-            raise FileNotFoundError(
-                f"DATA='kaggle' but {path} does not exist. Download the real data first: "
-                f"`python -m data_scripts.download {dataset}` (needs a Kaggle API token), "
-                f"or set DATA to the path of files you already have."
-            )
+            if dataset in ("keypoints", "fer2013"):
+                how = (
+                    f"Download the real data first: `python -m data_scripts.download {dataset}` "
+                    "(needs a Kaggle API token), or set DATA to the path of files you already have."
+                )
+            else:
+                how = (
+                    f"The {dataset!r} data set has no Kaggle download; set DATA to the path of "
+                    "your copy (e.g. the AT&T/ORL faces zip for identities)."
+                )
+            raise FileNotFoundError(f"DATA='kaggle' but {path} does not exist. {how}")
         return path
     path = Path(text).expanduser()
     if not path.exists():
@@ -120,7 +126,7 @@ def set_seed(seed: int = DEFAULT_SEED, *, deterministic_ops: bool = False) -> in
     runs then give identical weights).
     """
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - students and libraries still use the global RNG
     os.environ["PYTHONHASHSEED"] = str(seed)
     import keras
 
@@ -138,15 +144,16 @@ def report_environment() -> dict[str, object]:
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
+    gpu_names = [g.name for g in gpus]
     info: dict[str, object] = {
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
-        "gpus": [g.name for g in gpus],
+        "gpus": gpu_names,
     }
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__} ({info['backend']} backend)")
     if gpus:
-        print(f"GPU: {', '.join(str(g) for g in info['gpus'])}")  # type: ignore[union-attr]
+        print(f"GPU: {', '.join(gpu_names)}")
     else:
         print(
             "No GPU found: fine for this course, every notebook's defaults run on a laptop CPU. "

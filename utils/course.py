@@ -4,7 +4,9 @@
 with papermill in sample mode and writes, under ``build/``:
 
 * ``notebooks/NN_name.ipynb`` and ``html/NN_name.html`` -- the executed copies;
-* ``summary.csv`` and ``summary.md`` -- notebook, status, wall time, headline metric.
+* ``summary.csv`` and ``summary.md`` -- notebook, status, wall time, headline metric;
+* ``editions/student`` and ``editions/instructor`` -- the notebooks with the exercise
+  solutions stubbed out / kept (``data_scripts.make_editions``).
 
 A notebook reports its headline metric with :func:`headline`; the runner reads it back from
 the executed notebook's outputs, so it works the same under papermill, nbclient or JupyterLab.
@@ -19,9 +21,9 @@ import os
 import sys
 import tempfile
 import time
-from io import StringIO
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,11 @@ def run_course(
         results.append(result)
     md = write_summary(results, out_dir)
     print("\n" + md.read_text(encoding="utf-8"))
+    # The student edition (solutions stubbed) and the instructor edition of every notebook.
+    from data_scripts.make_editions import make_editions
+
+    editions = make_editions(out_dir / "editions")
+    print("editions: " + ", ".join(str(folder) for folder in editions.values()))
     return results
 
 

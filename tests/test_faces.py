@@ -1,0 +1,232 @@
+"""Face detection on a real photo, cropping, and the exact crop <-> photo coordinate mapping."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from utils import faces
+from utils.faces import CropTransform, crop_face, crop_to_image, detect_faces, image_to_crop
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    """A real RGB photo with one face (Eileen Collins), shipped inside scikit-image."""
+    return skimage.data.astronaut()
+
+
+def test_detects_the_one_face_in_a_real_photo(astronaut: np.ndarray) -> None:
+    boxes = detect_faces(astronaut)
+    assert boxes.shape == (1, 4) and boxes.dtype.kind == "i"
+    x, y, w, h = boxes[0]
+    # Her face is centred near (225, 115) in the 512x512 photo and about 90 px wide.
+    assert abs(x + w / 2 - 225) < 20 and abs(y + h / 2 - 115) < 20
+    assert 60 < w < 140 and 60 < h < 140
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY),
+        lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)[..., None],
+        lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2BGR),
+        lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2RGBA),
+    ],
+    ids=["gray", "gray1", "bgr", "rgba"],
+)
+def test_accepts_gray_and_colour_layouts(astronaut: np.ndarray, convert) -> None:
+    assert len(detect_faces(convert(astronaut))) == 1
+
+
+def test_blank_image_has_no_face() -> None:
+    boxes = detect_faces(np.full((240, 320, 3), 128, np.uint8))
+    assert boxes.shape == (0, 4)
+
+
+def test_rejects_float_images_and_bad_shapes() -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        detect_faces(np.zeros((100, 100), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        detect_faces(np.zeros((100, 100, 2), np.uint8))
+    with pytest.raises(ValueError, match="scale_factor"):
+        detect_faces(np.zeros((100, 100), np.uint8), scale_factor=1.0)
+
+
+def test_clear_error_when_opencv_lacks_cascades(monkeypatch: pytest.MonkeyPatch) -> None:
+    faces._cascade.cache_clear()
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+    try:
+        with pytest.raises(RuntimeError, match="CascadeClassifier"):
+            detect_faces(np.zeros((100, 100), np.uint8))
+    finally:
+        faces._cascade.cache_clear()
+
+
+def test_crop_is_gray_square_uint8_of_the_face(astronaut: np.ndarray) -> None:
+    box = detect_faces(astronaut)[0]
+    crop, transform = crop_face(astronaut, box, size=96, margin=0.2)
+    assert crop.shape == (96, 96) and crop.dtype == np.uint8
+    # The crop's centre maps back to the box's centre (within one crop pixel).
+    centre = crop_to_image([47.5, 47.5], transform)
+    assert np.allclose(
+        centre, [box[0] + box[2] / 2 - 0.5, box[1] + box[3] / 2 - 0.5], atol=transform.scale
+    )
+    # With a 20% margin on each side the crop spans 1.4 box widths.
+    assert transform.scale * 96 == pytest.approx(1.4 * box[2], abs=1)
+
+
+def test_crop_uncrop_round_trip_is_exact() -> None:
+    rng = np.random.default_rng(0)
+    keypoints = rng.uniform(-20, 120, (5, 30))
+    keypoints[0, 4:8] = np.nan
+    transform = CropTransform(x0=123.25, y0=-7.5, scale=1.7)
+    back = image_to_crop(crop_to_image(keypoints, transform), transform)
+    np.testing.assert_allclose(back, keypoints, rtol=0, atol=1e-12, equal_nan=True)
+    assert np.isnan(back[0, 4:8]).all()
+
+
+@pytest.mark.parametrize("box", [(100, 80, 150, 150), (40, 60, 40, 40), (-30, 200, 120, 120)])
+def test_crop_transform_tells_where_each_pixel_went(box: tuple[int, int, int, int]) -> None:
+    # A blurred dot in the photo must appear in the crop where image_to_crop says it is --
+    # whether the crop shrinks (150 px -> 96), enlarges (40 px -> 96) or leaves the photo.
+    yy, xx = np.mgrid[0:300, 0:400]
+    dot_x, dot_y = box[0] + 0.63 * box[2], box[1] + 0.41 * box[3]
+    photo = (255 * np.exp(-((xx - dot_x) ** 2 + (yy - dot_y) ** 2) / (2 * 6.0**2))).astype(np.uint8)
+    crop, transform = crop_face(photo, box, size=96, margin=0.2)
+    expect_x, expect_y = image_to_crop([dot_x, dot_y], transform)
+    cyy, cxx = np.mgrid[0:96, 0:96]
+    weight = crop.astype(np.float64) * ((cxx - expect_x) ** 2 + (cyy - expect_y) ** 2 < 12**2)
+    found = (weight * cxx).sum() / weight.sum(), (weight * cyy).sum() / weight.sum()
+    assert found == pytest.approx((expect_x, expect_y), abs=0.3)
+
+
+def test_crop_rejects_bad_boxes() -> None:
+    image = np.zeros((50, 50), np.uint8)
+    with pytest.raises(ValueError, match="box"):
+        crop_face(image, (1, 2, 3))
+    with pytest.raises(ValueError, match="positive"):
+        crop_face(image, (1, 2, 0, 5))
+
+
+# --------------------------------------------------------------------------------------------
+# Eye-based alignment, sample photos, cameras
+# --------------------------------------------------------------------------------------------
+
+
+def _rotated(photo: np.ndarray, centre: tuple[float, float], degrees: float) -> np.ndarray:
+    """``photo`` turned ``degrees`` anticlockwise (on screen) about ``centre``."""
+    matrix = cv2.getRotationMatrix2D(centre, degrees, 1.0)
+    return cv2.warpAffine(photo, matrix, photo.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_detect_eyes_finds_the_astronauts_eyes(astronaut: np.ndarray) -> None:
+    box = detect_faces(astronaut)[0]
+    eyes = faces.detect_eyes(astronaut, box)
+    assert eyes is not None and eyes.shape == (2, 2)
+    # Her eyes are about (202, 100) and (247, 103): image-left eye first, level within 10 deg.
+    np.testing.assert_allclose(eyes, [[202, 100], [247, 103]], atol=8)
+    assert faces.detect_eyes(np.full((200, 200), 128, np.uint8), (50, 50, 100, 100)) is None
+
+
+@pytest.mark.parametrize("degrees", [-20, -10, 10, 20])
+def test_eye_cascade_measures_the_tilt_of_a_turned_photo(
+    astronaut: np.ndarray, degrees: float
+) -> None:
+    box = detect_faces(astronaut)[0]
+    centre = (box[0] + box[2] / 2, box[1] + box[3] / 2)
+    crop, transform = faces.align_face(_rotated(astronaut, centre, degrees), box)
+    upright = faces.align_face(astronaut, box)[1].angle  # she tilts her head ~4 deg already
+    # Turning the photo anticlockwise by d lowers the image-left eye: the measured tilt is -d.
+    assert transform.angle == pytest.approx(upright - degrees, abs=4)
+    assert crop.shape == (96, 96) and crop.dtype == np.uint8
+
+
+def test_align_face_levels_the_given_eyes_exactly() -> None:
+    # Two dots (eyes) on a line tilted by 25 degrees; after alignment they sit on one row.
+    yy, xx = np.mgrid[0:300, 0:300]
+    eyes = np.array([[120.0, 130.0], [120 + 60 * np.cos(0.4363), 130 + 60 * np.sin(0.4363)]])
+    photo = np.zeros((300, 300), np.float64)
+    for ex, ey in eyes:
+        photo += 255 * np.exp(-((xx - ex) ** 2 + (yy - ey) ** 2) / (2 * 4.0**2))
+    photo = photo.clip(0, 255).astype(np.uint8)
+    crop, transform = faces.align_face(photo, (100, 100, 100, 100), size=96, eyes=eyes[::-1])
+    assert transform.angle == pytest.approx(25, abs=0.01)
+    in_crop = transform.to_crop(eyes)
+    assert in_crop[0, 1] == pytest.approx(in_crop[1, 1], abs=1e-9)
+    np.testing.assert_allclose(transform.to_image(in_crop), eyes, atol=1e-9)
+    for cx, cy in in_crop:  # the pixels moved there too
+        window = crop[int(cy) - 6 : int(cy) + 7, int(cx) - 6 : int(cx) + 7].astype(np.float64)
+        wy, wx = np.mgrid[int(cy) - 6 : int(cy) + 7, int(cx) - 6 : int(cx) + 7]
+        found = ((window * wx).sum() / window.sum(), (window * wy).sum() / window.sum())
+        assert found == pytest.approx((cx, cy), abs=0.3)
+
+
+@pytest.mark.parametrize("size", [48, 96])
+def test_level_eyes_give_the_same_crop_as_crop_face(astronaut: np.ndarray, size: int) -> None:
+    box = detect_faces(astronaut)[0]
+    aligned, transform = faces.align_face(astronaut, box, size, eyes=[[0, 0], [1, 0]])
+    plain, plain_transform = crop_face(astronaut, box, size)
+    assert transform.angle == 0
+    assert np.abs(aligned.astype(int) - plain).mean() < 0.5
+    corners = [[0, 0], [size - 1, size - 1]]
+    np.testing.assert_allclose(
+        transform.to_image(corners), crop_to_image(corners, plain_transform), atol=1e-6
+    )
+
+
+def test_align_face_rejects_bad_eyes_and_ignores_wild_tilts(astronaut: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="eyes"):
+        faces.align_face(astronaut, (177, 66, 95, 95), eyes=[[1, 2, 3]])
+    with pytest.raises(ValueError, match="box"):
+        faces.align_face(astronaut, (177, 66, 95))
+    _, transform = faces.align_face(astronaut, (177, 66, 95, 95), eyes=[[200, 100], [220, 160]])
+    assert transform.angle == 0  # 71 degrees: a bad estimate, not a head tilt
+
+
+def test_sample_photos_and_realtime_frames_work_offline() -> None:
+    photos = faces.sample_photos()
+    assert set(photos) == {"astronaut", "grace_hopper"}
+    for name, photo in photos.items():
+        assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3
+        assert len(detect_faces(photo)) == 1, name
+    frames = faces.realtime_frames(640, 480)
+    assert {k: v.shape for k, v in frames.items()} == dict.fromkeys(frames, (480, 640, 3))
+
+
+class _FakeCapture:
+    """Stands in for cv2.VideoCapture: ``frames`` BGR frames, or no camera at all."""
+
+    def __init__(self, frames: list[np.ndarray] | None) -> None:
+        self.frames = list(frames or [])
+        self.opened = frames is not None
+        self.released = False
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return self.opened
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return (True, self.frames.pop(0)) if self.frames else (False, None)
+
+    def release(self) -> None:
+        self.released = True
+
+
+def test_snapshot_without_a_camera_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _FakeCapture(None)
+    monkeypatch.setattr(cv2, "VideoCapture", lambda index: fake)
+    with pytest.raises(faces.CameraUnavailableError, match="upload a photo"):
+        faces.snapshot_from_camera(0)
+    assert fake.released
+    with pytest.raises(faces.CameraUnavailableError, match="no camera"):
+        faces.run_webcam(0, pipeline=object(), show=None)  # type: ignore[arg-type]
+
+
+def test_snapshot_returns_the_last_warmed_up_frame_as_rgb(monkeypatch: pytest.MonkeyPatch) -> None:
+    bgr = [np.full((4, 6, 3), (i, 0, 255), np.uint8) for i in range(4)]
+    fake = _FakeCapture(bgr)
+    monkeypatch.setattr(cv2, "VideoCapture", lambda index: fake)
+    photo = faces.snapshot_from_camera(0, warmup_frames=2)
+    assert photo.shape == (4, 6, 3) and tuple(photo[0, 0]) == (255, 0, 2)  # frame 2, RGB
+    assert fake.released
