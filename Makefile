@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test processes (pytest-xdist): notebooks mostly wait on one core, so two workers keep a
+# 2-core machine busy; each notebook kernel holds ~1.5 GB, so more workers need more memory.
+TEST_WORKERS ?= 2
 
 .PHONY: install course test lint format sample-data editions clean
 
@@ -19,8 +22,11 @@ course: install
 	$(BIN)/python -m utils.course
 
 # The whole test suite: unit tests, notebook execution, lint and type checks.
+# Browser tests (tests/browser) need Chromium: installed here from Debian's package when it is
+# missing and we may (root or passwordless sudo); the script never fails the build itself.
 test: install
-	$(BIN)/python -m pytest
+	@bash scripts/ensure_chromium.sh
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Student (solutions stubbed) and instructor editions of the notebooks; `make course` does it too.
 editions: install

@@ -33,8 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,10 +45,11 @@ from data_scripts.train_keypoints import (
     atomic_write_text,
     fit_resumable,
     read_state,
+    resume_or_build,
+    start_or_resume,
     strip_optimizer,
     warmup_cosine,
     with_flip_tta,
-    write_state,
 )
 from utils.config import project_root, set_seed, shared_data_dir
 
@@ -249,6 +248,9 @@ def compile_model(
         ),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
         metrics=["accuracy"],
+        # Keras leaves XLA off on CPU-only TensorFlow; on this network it is ~17% faster there
+        # (75 -> 88 img/s on a 2-core CPU), and JAX/GPU compile it anyway.
+        jit_compile=True,
     )
 
 
@@ -530,25 +532,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.export_npz}")
         return 0
 
-    if args.resume:
-        state = read_state(out)
-        if args.data is not None and Path(args.data).resolve() != Path(state["data"]).resolve():
-            parser.error(f"--data {args.data} differs from the run's data {state['data']}")
-        if args.epochs != parser.get_default("epochs") and args.epochs != state["epochs"]:
-            parser.error(
-                f"--epochs {args.epochs}: the run was started for {state['epochs']} epochs and "
-                "its learning-rate schedule is built for that; start a new --out to change it"
-            )
-        settings = state["settings"]
-    else:
-        data = args.data or default_data()
-        if data is None:
-            parser.error("--data: no file given and ../shared/data/fer2013/... not found")
-        if args.epochs < 1:
-            parser.error(f"--epochs {args.epochs}: expected a positive number of epochs")
-        if not 0 < args.val_fraction < 1:
-            parser.error(f"--val-fraction {args.val_fraction}: expected a number in (0, 1)")
-        settings = {
+    state = start_or_resume(
+        parser,
+        args,
+        argv,
+        script="train_fer2013",
+        default_data=lambda: default_data(),
+        data_hint="../shared/data/fer2013/...",
+        new_settings=lambda: {
             "widths": [32, 64, 128, 256],
             "dropout": 0.4,
             "batch_size": args.batch_size,
@@ -558,18 +549,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "label_smoothing": 0.1,
             "val_fraction": args.val_fraction,
             "limit": args.limit,
-        }
-        state = {
-            "data": str(Path(data).resolve()),
-            "epochs": args.epochs,
-            "epochs_done": 0,
-            "seed": args.seed,
-            "settings": settings,
-            "best": None,
-            "command": "python -m data_scripts.train_fer2013 "
-            + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-            "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores",
-        }
+        },
+    )
+    settings = state["settings"]
 
     set_seed(state["seed"])
     images, labels = load_split(Path(state["data"]), "Training")
@@ -580,17 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     x_val, y_val = to_model_input(images[holdout]), one_hot(labels[holdout])
     print(f"{len(x_train)} training images, {len(x_val)} validation images", flush=True)
 
-    import keras
-
-    out.mkdir(parents=True, exist_ok=True)
-    if args.resume and (out / "last.keras").exists() and state["epochs_done"] > 0:
-        model = keras.models.load_model(out / "last.keras", safe_mode=True)
-        print(f"resuming after epoch {state['epochs_done']} of {state['epochs']}", flush=True)
-    else:
-        if (out / "state.json").exists() and not args.resume:
-            parser.error(f"{out} already holds a run; pass --resume or choose another --out")
-        state["epochs_done"], state["best"], state["train_seconds"] = 0, None, 0.0
-        (out / "log.csv").unlink(missing_ok=True)
+    def build() -> Any:
         model = build_model(settings["widths"], dropout=settings["dropout"])
         steps_per_epoch = -(-len(x_train) // settings["batch_size"])
         compile_model(
@@ -601,8 +573,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             warmup=steps_per_epoch * settings["warmup_epochs"],
             smoothing=settings["label_smoothing"],
         )
-        print(f"{model.name}: {model.count_params():,} parameters", flush=True)
-        write_state(out, state)
+        return model
+
+    model = resume_or_build(args, state, build)
 
     def epoch_data(epoch: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([state["seed"], epoch])

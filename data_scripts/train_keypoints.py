@@ -109,6 +109,80 @@ def write_state(out: Path, state: dict[str, Any]) -> None:
     atomic_write_text(out / "state.json", json.dumps(state, indent=2) + "\n")
 
 
+def start_or_resume(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    argv: Sequence[str] | None,
+    *,
+    script: str,
+    default_data: Callable[[], Path | None],
+    data_hint: str,
+    new_settings: Callable[[], dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The run's state: read back from ``args.out`` with ``--resume``, else a fresh one.
+
+    A resumed run must keep its data and its epoch count (the learning-rate schedule was built
+    for it); a new run checks ``--data``, ``--epochs`` and ``--val-fraction`` and records the
+    settings, the command line and the machine, so the model card can say how it was made.
+    Problems are reported with ``parser.error`` (exit code 2), naming the argument.
+    """
+    if args.resume:
+        state = read_state(args.out)
+        if args.data is not None and Path(args.data).resolve() != Path(state["data"]).resolve():
+            parser.error(f"--data {args.data} differs from the run's data {state['data']}")
+        if args.epochs != parser.get_default("epochs") and args.epochs != state["epochs"]:
+            parser.error(
+                f"--epochs {args.epochs}: the run was started for {state['epochs']} epochs and "
+                "its learning-rate schedule is built for that; start a new --out to change it"
+            )
+        return state
+    if (args.out / "state.json").exists():
+        parser.error(f"{args.out} already holds a run; pass --resume or choose another --out")
+    data = args.data or default_data()
+    if data is None:
+        parser.error(f"--data: no file given and {data_hint} not found")
+    if args.epochs < 1:
+        parser.error(f"--epochs {args.epochs}: expected a positive number of epochs")
+    if not 0 < args.val_fraction < 1:
+        parser.error(f"--val-fraction {args.val_fraction}: expected a number in (0, 1)")
+    words = argv if argv is not None else sys.argv[1:]
+    return {
+        "data": str(Path(data).resolve()),
+        "epochs": args.epochs,
+        "epochs_done": 0,
+        "seed": args.seed,
+        **(extra or {}),
+        "settings": new_settings(),
+        "best": None,
+        "command": f"python -m data_scripts.{script} " + " ".join(shlex.quote(a) for a in words),
+        "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores",
+    }
+
+
+def resume_or_build(
+    args: argparse.Namespace, state: dict[str, Any], build: Callable[[], Any]
+) -> Any:
+    """The model to train: ``last.keras`` (with its optimizer) when resuming, else ``build()``.
+
+    ``build`` returns a new, compiled model. A new run starts its log and state afresh.
+    """
+    import keras
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    if args.resume and (out / "last.keras").exists() and state["epochs_done"] > 0:
+        model = keras.models.load_model(out / "last.keras", safe_mode=True)
+        print(f"resuming after epoch {state['epochs_done']} of {state['epochs']}", flush=True)
+        return model
+    state["epochs_done"], state["best"], state["train_seconds"] = 0, None, 0.0
+    (out / "log.csv").unlink(missing_ok=True)
+    model = build()
+    print(f"{model.name}: {model.count_params():,} parameters", flush=True)
+    write_state(out, state)
+    return model
+
+
 def strip_optimizer(model: Any) -> Any:
     """A copy of ``model`` without its optimizer (the shipped file is ~3x smaller)."""
     import keras
@@ -646,25 +720,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"shipped {PRETRAINED_DIR / 'keypoints.keras'}: {info['validation_rmse_px']:.3f} px")
         return 0
 
-    if args.resume:
-        state = read_state(out)
-        if args.data is not None and Path(args.data).resolve() != Path(state["data"]).resolve():
-            parser.error(f"--data {args.data} differs from the run's data {state['data']}")
-        if args.epochs != parser.get_default("epochs") and args.epochs != state["epochs"]:
-            parser.error(
-                f"--epochs {args.epochs}: the run was started for {state['epochs']} epochs and "
-                "its learning-rate schedule is built for that; start a new --out to change it"
-            )
-        settings = state["settings"]
-    else:
-        data = args.data or default_data()
-        if data is None:
-            parser.error("--data: no file given and ../shared/data/keypoints/... not found")
-        if args.epochs < 1:
-            parser.error(f"--epochs {args.epochs}: expected a positive number of epochs")
-        if not 0 < args.val_fraction < 1:
-            parser.error(f"--val-fraction {args.val_fraction}: expected a number in (0, 1)")
-        settings = {
+    state = start_or_resume(
+        parser,
+        args,
+        argv,
+        script="train_keypoints",
+        default_data=lambda: default_data(),
+        data_hint="../shared/data/keypoints/...",
+        new_settings=lambda: {
             "arch": args.arch,
             "widths": list(ARCHITECTURES[args.arch][1]),
             "dropout": 0.3,
@@ -674,19 +737,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warmup_epochs": args.warmup_epochs,
             "val_fraction": args.val_fraction,
             "flip_axis": args.flip_axis,  # "auto": estimated from the training labels below
-        }
-        state = {
-            "data": str(Path(data).resolve()),
-            "epochs": args.epochs,
-            "epochs_done": 0,
-            "seed": args.seed,
-            "arch": args.arch,
-            "settings": settings,
-            "best": None,
-            "command": "python -m data_scripts.train_keypoints "
-            + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
-            "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores",
-        }
+        },
+        extra={"arch": args.arch},
+    )
+    settings = state["settings"]
 
     set_seed(state["seed"])
     images, keypoints, subjects = load_faces(Path(state["data"]))
@@ -717,17 +771,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
 
-    import keras
-
-    out.mkdir(parents=True, exist_ok=True)
-    if args.resume and (out / "last.keras").exists() and state["epochs_done"] > 0:
-        model = keras.models.load_model(out / "last.keras", safe_mode=True)
-        print(f"resuming after epoch {state['epochs_done']} of {state['epochs']}", flush=True)
-    else:
-        if (out / "state.json").exists() and not args.resume:
-            parser.error(f"{out} already holds a run; pass --resume or choose another --out")
-        state["epochs_done"], state["best"], state["train_seconds"] = 0, None, 0.0
-        (out / "log.csv").unlink(missing_ok=True)
+    def build() -> Any:
         model = build_model(settings["arch"], dropout=settings["dropout"])
         steps_per_epoch = -(-len(x_train) // settings["batch_size"])
         compile_model(
@@ -737,8 +781,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             steps=steps_per_epoch * state["epochs"],
             warmup=steps_per_epoch * settings["warmup_epochs"],
         )
-        print(f"{model.name}: {model.count_params():,} parameters", flush=True)
-        write_state(out, state)
+        return model
+
+    model = resume_or_build(args, state, build)
 
     def epoch_data(epoch: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([state["seed"], epoch])

@@ -56,3 +56,36 @@ def test_report_environment_says_what_to_do_without_gpu(capsys: pytest.CaptureFi
     assert "TensorFlow" in out and info["tensorflow"]
     if not info["gpus"]:
         assert "tensorflow[and-cuda]" in out
+
+
+def test_sample_data_is_generated_once_when_two_callers_race(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two notebooks (or test workers) starting together: one generates, the other waits."""
+    import threading
+    import time
+
+    from data_scripts import make_sample_data
+
+    out = tmp_path / "sample"
+    calls: list[float] = []
+
+    def slow_generate(path: Path) -> None:
+        calls.append(time.perf_counter())
+        time.sleep(0.3)  # long enough for the second caller to arrive while we hold the lock
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "done").write_text("ok")
+
+    monkeypatch.setattr(make_sample_data, "generate", slow_generate)
+    monkeypatch.setattr(make_sample_data, "is_complete", lambda path: (path / "done").exists())
+    results: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(config.ensure_sample_data(out, quiet=True)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results == [out, out]
+    assert len(calls) == 1, f"generated {len(calls)} times; the lock should make it once"

@@ -252,3 +252,67 @@ def test_resnet50_rejects_bad_arguments() -> None:
         resnet50_classifier((48, 48, 2), weights=None)
     with pytest.raises(ValueError, match="weights="):
         resnet50_classifier(weights="no_such_file.h5")
+
+
+# --------------------------------------------------------------------------------------------
+# Action units (notebook 09)
+# --------------------------------------------------------------------------------------------
+
+
+def test_au_cnn_learned_stem_replaces_the_average_pooling(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from utils.models import au_cnn
+
+    pooled = au_cnn(3, filters=(4, 8), dense=8)
+    learned = au_cnn(3, filters=(4, 8), dense=8, stem=5)
+    names = {layer.name for layer in learned.layers}
+    assert "stem" in names and "downsample" not in names
+    assert "downsample" in {layer.name for layer in pooled.layers}
+    stem = learned.get_layer("stem")
+    assert stem.strides == (2, 2) and stem.kernel_size == (4, 4) and stem.filters == 5
+    # Same trunk after the stem: conv1 sees 48x48 maps either way, with 5 channels instead of 1.
+    assert (
+        learned.get_layer("relu1").output.shape[1:3] == pooled.get_layer("relu1").output.shape[1:3]
+    )
+    assert learned.output_shape == (None, 3)
+    x = np.random.default_rng(0).random((2, 96, 96, 1), dtype=np.float32)
+    check_save_restore(learned, x, Path(str(tmp_path)) / "au.keras", atol=1e-5)
+    for bad in ({"stem": -1}, {"stem": 4, "downsample": 1}):
+        with pytest.raises(ValueError, match="stem="):
+            au_cnn(3, filters=(4, 8), **bad)  # type: ignore[arg-type]
+
+
+def test_two_headed_au_cnn_masks_missing_emotions_with_sample_weights() -> None:
+    """Weight 0 on the emotion output: that head gets no gradient, the AU head still learns."""
+    import keras
+
+    from utils.config import set_seed
+    from utils.losses import WeightedBinaryCrossentropy
+    from utils.models import au_cnn
+
+    set_seed(0)
+    model = au_cnn(3, emotions=4, filters=(4,), dense=4, stem=2, dropout=0.0)
+    model.compile(
+        keras.optimizers.SGD(0.1),
+        loss={
+            "aus": WeightedBinaryCrossentropy([2.0, 1.0, 1.0]),
+            "emotion": "categorical_crossentropy",
+        },
+    )
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 96, 96, 1), dtype=np.float32)
+    aus = (rng.random((8, 3)) > 0.5).astype(np.float32)
+    emotion = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)]  # labels that would pull
+    before = {name: model.get_layer(name).get_weights()[0].copy() for name in ("aus", "emotion")}
+    history = model.fit(
+        x,
+        {"aus": aus, "emotion": emotion},
+        sample_weight={"aus": np.ones(8, np.float32), "emotion": np.zeros(8, np.float32)},
+        batch_size=8,
+        epochs=1,
+        verbose=0,
+    )
+    assert np.isfinite(history.history["loss"]).all()
+    np.testing.assert_array_equal(model.get_layer("emotion").get_weights()[0], before["emotion"])
+    assert not np.allclose(model.get_layer("aus").get_weights()[0], before["aus"])

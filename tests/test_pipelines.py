@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -11,12 +12,16 @@ import tensorflow as tf
 
 from utils.pipelines import (
     AugmentConfig,
+    FileAugmentDataset,
     NumpyAugmentDataset,
     augment_image_numpy,
     augmentation_layers,
     balanced_dataset,
     balanced_subset_indices,
     class_weights,
+    fer_jpeg_folder,
+    file_dataset,
+    list_fer_images,
     load_fer_splits,
     make_dataset,
     measure_throughput,
@@ -181,14 +186,144 @@ def test_numpy_dataset_batches_are_reproducible_and_reshuffled() -> None:
     np.testing.assert_array_equal(plain[0][0], x)
 
 
-def test_measure_throughput_reports_every_contender() -> None:
-    x, y = _faces(64)
+def _jpeg_folder(root: Path, n: int = 42, size: int = 48) -> Path:
+    """A msambare-style ``train/<emotion>/Training_i.jpg`` folder of ``n`` smooth faces."""
+    from utils.data import EMOTIONS
+
+    images, labels = _faces(n)
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        folder = root / "train" / EMOTIONS[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = cv2.resize(np.rint(image[..., 0] * 255).astype(np.uint8), (size, size))
+        assert cv2.imwrite(str(folder / f"Training_{i}.jpg"), pixels)
+    return root
+
+
+def test_list_fer_images_finds_files_and_labels(tmp_path: Path) -> None:
+    from utils.data import EMOTIONS
+
+    files, labels = list_fer_images(_jpeg_folder(tmp_path))  # the root: its train/ is used
+    assert len(files) == 42 and labels.dtype == np.int64
+    assert [Path(f).parent.name for f in files] == [EMOTIONS[c] for c in labels]
+    assert list(labels) == sorted(labels)  # grouped by emotion, in FER order
+    again, _ = list_fer_images(tmp_path / "train")  # or the part folder itself
+    assert again == files
+    some, some_labels = list_fer_images(tmp_path, limit=10, seed=1)
+    assert len(some) == 10 and set(some) <= set(files)
+    assert some == list_fer_images(tmp_path, limit=10, seed=1)[0]  # seeded
+    assert [files.index(f) for f in some] == sorted(files.index(f) for f in some)
+
+
+def test_list_fer_images_rejects_missing_empty_and_odd_folders(tmp_path: Path) -> None:
+    from utils.data import DataFormatError
+
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        list_fer_images(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFormatError, match="no images"):
+        list_fer_images(tmp_path / "empty")
+    (tmp_path / "odd" / "bored").mkdir(parents=True)
+    with pytest.raises(DataFormatError, match="'bored' is not an emotion"):
+        list_fer_images(tmp_path / "odd")
+    (tmp_path / "png" / "happy").mkdir(parents=True)
+    (tmp_path / "png" / "happy" / "a.png").write_bytes(b"x")
+    with pytest.raises(DataFormatError, match=r"a\.png: not a JPEG"):
+        list_fer_images(tmp_path / "png")
+
+
+def test_fer_jpeg_folder_accepts_folder_zip_and_csv(tmp_path: Path) -> None:
+    import shutil
+
+    root = _jpeg_folder(tmp_path / "data", n=14)
+    assert fer_jpeg_folder(root, tmp_path / "unused") == root
+    archive = shutil.make_archive(str(tmp_path / "fer"), "zip", tmp_path, "data")
+    extracted = fer_jpeg_folder(archive, tmp_path / "work")
+    assert list_fer_images(extracted)[1].tolist() == list_fer_images(root)[1].tolist()
+    assert fer_jpeg_folder(archive, tmp_path / "work") == extracted  # done once, then reused
+    x, y = _faces(14)
+    csv_path = write_fer2013_csv(tmp_path / "fer2013.csv", x, y)
+    written = fer_jpeg_folder(csv_path, tmp_path / "from_csv")
+    assert sorted(list_fer_images(written)[1].tolist()) == sorted(y.tolist())
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        fer_jpeg_folder(tmp_path / "missing.zip", tmp_path / "w2")
+
+
+def test_file_pipelines_give_the_same_images_as_the_loader(tmp_path: Path) -> None:
+    """tf.data and the generator decode the same pixels (as utils.data.load_fer2013 does)."""
+    from utils.data import load_fer2013
+
+    files, labels = list_fer_images(_jpeg_folder(tmp_path))
+    ds = file_dataset(files, labels, batch_size=16, shuffle=False)
+    x_tf = np.concatenate([b[0].numpy() for b in ds])
+    y_tf = np.concatenate([b[1].numpy() for b in ds])
+    gen = FileAugmentDataset(files, labels, batch_size=16, augment=None, shuffle=False)
+    x_gen = np.concatenate([gen[i][0] for i in range(len(gen))])
+    assert x_tf.shape == (42, 48, 48, 1) and x_tf.dtype == x_gen.dtype == np.float32
+    np.testing.assert_array_equal(x_tf, x_gen)
+    np.testing.assert_array_equal(y_tf, labels)
+    loaded = load_fer2013(tmp_path, split="Training")
+    order = np.argsort([Path(f).name for f in loaded.files])
+    mine = np.argsort([Path(f).name for f in files])
+    np.testing.assert_allclose(x_tf[mine], loaded.images[order], atol=1e-6)
+
+
+def test_file_pipelines_are_deterministic_and_augment_alike(tmp_path: Path) -> None:
+    files, labels = list_fer_images(_jpeg_folder(tmp_path))
+    plain = np.stack([cv2.imread(f, cv2.IMREAD_GRAYSCALE) for f in files])[..., None] / 255.0
+
+    def tf_epoch(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        ds = file_dataset(files, labels, augment=True, batch_size=16, seed=seed)
+        batches = list(ds)
+        return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+    first, again, other = tf_epoch(3), tf_epoch(3), tf_epoch(4)
+    np.testing.assert_array_equal(first[0], again[0])  # same seed, same batches
+    assert not np.allclose(first[0], other[0])
+    gen = FileAugmentDataset(files, labels, batch_size=16, seed=3)
+    gen_x = np.concatenate([gen[i][0] for i in range(len(gen))])
+    gen_y = np.concatenate([gen[i][1] for i in range(len(gen))])
+    np.testing.assert_array_equal(gen_x, np.concatenate([gen[i][0] for i in range(len(gen))]))
+    # Every image once per epoch in both; the augmentations change the faces alike.
+    assert sorted(first[1]) == sorted(gen_y) == sorted(labels)
+    ref = dict(enumerate(plain))
+    tf_change = np.mean([np.abs(x - ref_x).mean() for x, ref_x in _match(first[0], ref)])
+    gen_change = np.mean([np.abs(x - ref_x).mean() for x, ref_x in _match(gen_x, ref)])
+    assert tf_change > 0.02
+    assert gen_change == pytest.approx(tf_change, rel=0.35)
+
+
+def _match(batch: np.ndarray, ref: dict[int, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pair each augmented image with the original it is closest to (shuffled order)."""
+    stack = np.stack(list(ref.values()))
+    return [(x, stack[np.abs(stack - x).mean(axis=(1, 2, 3)).argmin()]) for x in batch]
+
+
+def test_file_pipelines_name_the_bad_file(tmp_path: Path) -> None:
+    from utils.data import DataFormatError
+
+    _jpeg_folder(tmp_path, n=8)
+    big = tmp_path / "train" / "happy" / "Training_99.jpg"
+    assert cv2.imwrite(str(big), np.zeros((60, 50), np.uint8))
+    files, labels = list_fer_images(tmp_path)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Training_99.jpg"):
+        list(file_dataset(files, labels, batch_size=4, shuffle=False))
+    gen = FileAugmentDataset(files, labels, batch_size=16, augment=None, shuffle=False)
+    with pytest.raises(DataFormatError, match=r"Training_99\.jpg: expected a 48x48 image"):
+        gen[0]
+    with pytest.raises(ValueError, match="labels"):
+        file_dataset(files, labels[:3])
+    with pytest.raises(ValueError, match="files: empty"):
+        FileAugmentDataset([], labels[:0])
+
+
+def test_measure_throughput_reports_every_contender(tmp_path: Path) -> None:
+    files, labels = list_fer_images(_jpeg_folder(tmp_path, n=40))
     model = keras.Sequential(
         [keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7, "softmax")]
     )
     model.compile("adam", "sparse_categorical_crossentropy")
     result = measure_throughput(
-        x, y, model=model, batch_size=16, n_batches=3, repeats=2, keras_layers=True
+        files, labels, model=model, batch_size=16, repeats=2, keras_layers=True, train_steps=2
     )
     assert list(result.runs) == [
         "python generator",
@@ -197,15 +332,19 @@ def test_measure_throughput_reports_every_contender() -> None:
         "training step",
     ]
     assert all(len(v) == 2 and min(v) > 0 for v in result.runs.values())
+    assert set(result.first_epoch) == {"python generator", "tf.data", "tf.data, Keras layers"}
     med = result.median()
     assert result.ratio("tf.data", "python generator") == pytest.approx(
         med["tf.data"] / med["python generator"]
     )
-    assert "images/s" in result.report()
+    assert result.best_ratio("tf.data", "python generator") == pytest.approx(
+        max(result.runs["tf.data"]) / max(result.runs["python generator"])
+    )
+    assert "images/s" in result.report() and "1st epoch" in result.report()
     fig = result.plot()
     assert len(fig.axes) == 1
     with pytest.raises(ValueError, match="batch_size"):
-        measure_throughput(x[:8], y[:8], batch_size=16)
+        measure_throughput(files[:8], labels[:8], batch_size=16)
 
 
 # --------------------------------------------------------------------------------------------

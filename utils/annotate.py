@@ -409,7 +409,10 @@ class UploadDemo(widgets.VBox):
         self.max_side = max_side
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Photo")
         self.upload.add_class("upload-demo-input")
-        self.result = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # flex-start: shown at its own size (at most the output's width), not stretched to it.
+        self.result = widgets.Image(
+            format="png", layout=widgets.Layout(max_width="100%", align_self="flex-start")
+        )
         self.result.add_class("upload-demo-result")
         self.message = widgets.HTML("Choose a photo with a face (JPEG or PNG).")
         self.message.add_class("upload-demo-message")

@@ -242,16 +242,7 @@ def bootstrap_ci(
     gives accuracy +- about 5 points: differences smaller than that are not evidence.
     """
     true, pred = _class_arrays(y_true, y_pred)
-    if int(n) != n or n < 10:
-        raise ValueError(f"n={n!r}: expected an integer of at least 10 resamples")
-    if not 0 < level < 1:
-        raise ValueError(f"level={level!r}: expected a fraction between 0 and 1")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(true), size=(int(n), len(true)))
-    samples = np.array([metric(true[i], pred[i]) for i in idx], dtype=np.float64)
-    tail = (1 - level) / 2
-    low, high = np.quantile(samples, [tail, 1 - tail])
-    return BootstrapCI(float(metric(true, pred)), float(low), float(high), level, samples)
+    return _bootstrap(len(true), lambda i: metric(true[i], pred[i]), n, seed, level)
 
 
 def bootstrap_difference(
@@ -272,16 +263,25 @@ def bootstrap_difference(
     """
     true, a = _class_arrays(y_true, pred_a)
     _, b = _class_arrays(y_true, pred_b)
+    return _bootstrap(
+        len(true), lambda i: metric(true[i], b[i]) - metric(true[i], a[i]), n, seed, level
+    )
+
+
+def _bootstrap(
+    size: int, statistic: Callable[[np.ndarray], float], n: int, seed: int, level: float
+) -> BootstrapCI:
+    """``statistic(indices)`` on all ``size`` examples, and on ``n`` resamples of them."""
     if int(n) != n or n < 10:
         raise ValueError(f"n={n!r}: expected an integer of at least 10 resamples")
     if not 0 < level < 1:
         raise ValueError(f"level={level!r}: expected a fraction between 0 and 1")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(true), size=(int(n), len(true)))
-    samples = np.array([metric(true[i], b[i]) - metric(true[i], a[i]) for i in idx])
+    idx = rng.integers(0, size, size=(int(n), size))
+    samples = np.array([statistic(i) for i in idx], dtype=np.float64)
     tail = (1 - level) / 2
     low, high = np.quantile(samples, [tail, 1 - tail])
-    value = float(metric(true, b) - metric(true, a))
+    value = float(statistic(np.arange(size)))
     return BootstrapCI(value, float(low), float(high), level, samples)
 
 

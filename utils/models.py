@@ -425,6 +425,7 @@ def au_cnn(
     filters: Sequence[int] = (16, 32, 64),
     dense: int = 64,
     downsample: int = 2,
+    stem: int = 0,
     dropout: float = 0.3,
     bn_momentum: float = 0.9,
     input_shape: Sequence[int] = AU_INPUT_SHAPE,
@@ -432,7 +433,7 @@ def au_cnn(
 ) -> keras.Model:
     """A small CNN for faces with one to three heads: AUs, emotion, intensities.
 
-    One shared trunk (an average-pool ``downsample``, then conv-BN-ReLU-maxpool blocks and a
+    One shared trunk (a ``downsample``-fold reduction, then conv-BN-ReLU-maxpool blocks and a
     dense layer) feeds each head that is asked for:
 
     * ``"aus"``: ``aus`` sigmoid units -- multi-label: each AU present or not, independently
@@ -446,6 +447,12 @@ def au_cnn(
     ``grad_cam(..., output_index="aus")`` can pick them. The same arguments with different
     heads give single-task and multi-task models that differ only in their heads -- the fair
     comparison.
+
+    The reduction is a fixed average pooling by default (``stem=0``). With ``stem=n`` it is a
+    *learned* stride-``downsample`` convolution (``n`` filters, kernel ``2 * downsample``)
+    on the full-resolution face: an average blurs away edges one or two pixels long -- the
+    lip corners that AU12 lifts, for instance -- while learned filters can keep them, for a
+    few more multiply-adds than the first block itself.
 
     :func:`utils.cam.grad_cam` explains the last feature map by default (``pool<k>``, the
     last block's pooled output); ``layer_name="relu<k>"`` gives a map at twice the resolution.
@@ -462,6 +469,11 @@ def au_cnn(
         raise ValueError(f"filters={tuple(filters)!r}: expected one positive width per block")
     if dense < 1 or downsample < 1:
         raise ValueError(f"dense={dense!r}, downsample={downsample!r}: expected positive integers")
+    if stem < 0 or (stem and downsample == 1):
+        raise ValueError(
+            f"stem={stem!r} with downsample={downsample!r}: expected 0 (average pooling) or a "
+            "number of filters for a learned downsampling, which needs downsample >= 2"
+        )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout={dropout!r}: expected a rate in [0, 1)")
     step = downsample * 2 ** len(filters)
@@ -472,8 +484,14 @@ def au_cnn(
         )
     inputs = keras.Input(shape=tuple(int(d) for d in input_shape), name="face")
     x = inputs
-    if downsample > 1:
-        # The AUs are visible at half resolution; the convolutions then cost a quarter.
+    if stem:
+        # Learned downsampling: each output pixel sees a (2d x 2d) patch at full resolution.
+        x = layers.Conv2D(int(stem), 2 * downsample, strides=downsample, padding="same",
+                          use_bias=False, name="stem")(x)  # fmt: skip
+        x = layers.BatchNormalization(momentum=bn_momentum, name="bn0")(x)
+        x = layers.Activation("relu", name="relu0")(x)
+    elif downsample > 1:
+        # Most AUs are visible at half resolution; the convolutions then cost a quarter.
         x = layers.AveragePooling2D(downsample, name="downsample")(x)
     for i, f in enumerate(filters, start=1):
         x = layers.Conv2D(int(f), 3, padding="same", use_bias=False, name=f"conv{i}")(x)

@@ -6,10 +6,13 @@ The expression notebooks (05-07) feed FER-2013 images to Keras through these fun
   layers (:func:`augmentation_layers`) applied *outside* the model, in a parallel ``map``,
   with ``cache`` and ``prefetch``. It replaces ``ImageDataGenerator``/``fit_generator``,
   which Keras 3 removed.
-* :class:`NumpyAugmentDataset` -- the same augmentations done per image in NumPy/OpenCV in a
-  ``keras.utils.PyDataset``: what a hand-written generator looks like, kept as the baseline.
-* :func:`measure_throughput` -- images per second of both pipelines and of the model's own
-  training step, measured side by side (notebook 05 and ``benchmarks/input_pipeline.py``).
+* :func:`list_fer_images` and :func:`file_dataset` -- the same pipeline starting from JPEG
+  files on disk: parallel decoding, then ``cache`` so later epochs read nothing.
+* :class:`NumpyAugmentDataset` / :class:`FileAugmentDataset` -- the same augmentations done
+  per image in NumPy/OpenCV in a ``keras.utils.PyDataset`` (the file version also reads and
+  decodes every image, every epoch): what a hand-written generator looks like, the baseline.
+* :func:`measure_throughput` -- images per second of both file pipelines and of the model's
+  own training step, measured side by side (notebook 05 and ``benchmarks/input_pipeline.py``).
 * :func:`class_weights`, :func:`per_sample_weights`, :func:`balanced_dataset`,
   :func:`weighted_random_sampler`, :func:`balanced_subset_indices`, :func:`write_fer2013_csv`
   -- class imbalance (notebook 06).
@@ -22,12 +25,12 @@ Images are float32 in [0, 1], shape ``(N, H, W, C)``; labels are int class ids (
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -336,6 +339,182 @@ def _augment_batches(
 
 
 # ---------------------------------------------------------------------------------------------
+# Images on disk: listing the files, and the tf.data pipeline that reads them
+# ---------------------------------------------------------------------------------------------
+#: File endings the file pipelines read (FER-2013's folders hold JPEGs).
+JPEG_EXTENSIONS = (".jpg", ".jpeg")
+
+
+def list_fer_images(
+    folder: str | os.PathLike[str], *, limit: int | None = None, seed: int = 42
+) -> tuple[list[str], np.ndarray]:
+    """The JPEG files of a FER-2013 folder and their labels: ``files, labels = list_fer_images(p)``.
+
+    ``folder`` is one part of Kaggle's ``msambare/fer2013`` download (``train/`` or ``test/``,
+    holding ``<emotion>/*.jpg``) or the download itself, whose ``train/`` is then used. Files
+    are sorted by emotion (FER order) and name; labels are int64 in FER order.
+    ``limit`` keeps a random (seeded) subset of that many files, still sorted.
+
+    Raises FileNotFoundError for a missing folder, and ``utils.data.DataFormatError`` (a
+    ValueError) for a folder without emotion sub-folders, an unknown sub-folder, or a file
+    that is not a JPEG.
+    """
+    from utils.data import EMOTIONS, DataFormatError
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"{root}: no such folder; expected a FER-2013 folder holding <emotion>/*.jpg "
+            "(the train/ or test/ folder of Kaggle's msambare/fer2013 download)"
+        )
+    if not any((root / e).is_dir() for e in EMOTIONS) and (root / "train").is_dir():
+        root = root / "train"
+    files: list[str] = []
+    labels: list[int] = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if sub.name.lower() not in EMOTIONS:
+            raise DataFormatError(
+                f"{sub}: folder {sub.name!r} is not an emotion; expected one of {EMOTIONS}"
+            )
+        for file in sorted(f for f in sub.iterdir() if not f.name.startswith(".")):
+            if file.suffix.lower() not in JPEG_EXTENSIONS:
+                raise DataFormatError(f"{file}: not a JPEG file; expected *.jpg images only")
+            files.append(str(file))
+            labels.append(EMOTIONS.index(sub.name.lower()))
+    if not files:
+        raise DataFormatError(
+            f"{root}: no images; expected <emotion>/*.jpg sub-folders ({', '.join(EMOTIONS)})"
+        )
+    order = sorted(range(len(files)), key=lambda i: (labels[i], files[i]))
+    if limit is not None and _check_positive("limit", limit) < len(order):
+        keep = np.random.default_rng(seed).permutation(len(order))[:limit]
+        order = [order[i] for i in np.sort(keep)]
+    return [files[i] for i in order], np.array([labels[i] for i in order], np.int64)
+
+
+def fer_jpeg_folder(path: str | os.PathLike[str], workdir: str | os.PathLike[str]) -> Path:
+    """A folder of FER-2013 JPEGs for the file pipelines, whatever form ``path`` has.
+
+    A folder is returned as it is. A zip of the ``msambare/fer2013`` folders (the real data
+    here) is extracted into ``workdir``; Kaggle's ``fer2013.csv`` is written out as JPEGs
+    there (``utils.data.fer2013_csv_to_folders``). Either is done once: a ``workdir`` that
+    already holds the result is reused. Pass the result to :func:`list_fer_images`.
+    """
+    from utils.data import extract_zip, fer2013_csv_to_folders
+
+    path, workdir = Path(path), Path(workdir)
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file or folder (FER-2013 folder, zip or CSV)")
+    done = workdir / ".complete"
+    if not done.exists():
+        if zipfile.is_zipfile(path):
+            extract_zip(path, workdir)
+        elif path.suffix.lower() == ".csv":
+            fer2013_csv_to_folders(path, workdir)
+        else:
+            raise ValueError(f"{path}: expected a FER-2013 folder, its zip, or fer2013.csv")
+        done.write_text(str(path))
+    for folder in [workdir, *sorted(p for p in workdir.iterdir() if p.is_dir())]:
+        if (folder / "train").is_dir():
+            return folder
+    raise ValueError(f"{path}: holds no train/<emotion>/*.jpg folders")
+
+
+def decode_jpeg_file(path: tf.Tensor, image_size: tuple[int, int] = (48, 48)) -> tf.Tensor:
+    """Read one JPEG file and decode it to a grayscale uint8 tensor of shape ``(*image_size, 1)``.
+
+    ``dct_method="INTEGER_ACCURATE"`` gives exactly OpenCV's (and PIL's) pixels; TensorFlow's
+    default, a faster approximation, is off by a few grey levels. An image of another size
+    stops the pipeline with an error that names the file.
+    """
+    image = tf.io.decode_jpeg(tf.io.read_file(path), channels=1, dct_method="INTEGER_ACCURATE")
+    ok = tf.reduce_all(tf.shape(image)[:2] == tf.constant(image_size, tf.int32))
+    check = tf.debugging.Assert(
+        ok, [path, f"expected a {image_size[0]}x{image_size[1]} image, got", tf.shape(image)]
+    )
+    with tf.control_dependencies([check]):
+        image = tf.identity(image)
+    return tf.ensure_shape(image, (*image_size, 1))
+
+
+def _check_files(
+    files: Sequence[str], labels: np.ndarray | None
+) -> tuple[list[str], np.ndarray | None]:
+    """``files`` as a list of str, ``labels`` as int64 with one id per file, or raise."""
+    paths = [os.fspath(f) for f in files]
+    if not paths:
+        raise ValueError("files: empty; expected image file paths (see list_fer_images)")
+    if labels is None:
+        return paths, None
+    labels = np.asarray(labels)
+    if labels.shape != (len(paths),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels: expected {len(paths)} integer class ids, one per file, "
+            f"got shape {labels.shape} dtype {labels.dtype}"
+        )
+    return paths, labels.astype(np.int64)
+
+
+def file_dataset(
+    files: Sequence[str],
+    labels: np.ndarray | None = None,
+    *,
+    image_size: tuple[int, int] = (48, 48),
+    augment: bool | AugmentConfig | keras.layers.Layer = False,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    cache: bool = True,
+    prefetch: bool = True,
+    seed: int = 42,
+    repeat: bool = False,
+    num_parallel_calls: int | None = AUTOTUNE,
+) -> tf.data.Dataset:
+    """A ``tf.data`` pipeline that reads images from files: ``(images, labels)`` batches.
+
+    Images come out float32 in [0, 1], shape ``(batch, *image_size, 1)``, as from
+    :func:`make_dataset`. The steps, in the order that makes it fast:
+
+    1. the file *names* (and labels) as a dataset -- cheap strings;
+    2. ``map(read and decode, num_parallel_calls=AUTOTUNE)`` -- several files decoded at once;
+    3. ``cache()`` -- the decoded images stay in memory after the first epoch, so later
+       epochs neither read nor decode anything (FER-2013's 28,709 images take 66 MB);
+    4. ``shuffle`` -- a new order every epoch (seeded);
+    5. ``batch``, *then* ``map(to float, augment)`` -- each op works on a whole batch;
+    6. ``prefetch`` -- the next batches are made while the model trains on this one.
+
+    ``augment`` is as in :func:`make_dataset`. Give the same ``files`` and ``labels`` to
+    :class:`FileAugmentDataset` for the hand-written generator doing the same work.
+    """
+    files, labels = _check_files(files, labels)
+    batch_size = _check_positive("batch_size", batch_size)
+    size = (int(image_size[0]), int(image_size[1]))
+    if labels is not None:
+        ds = tf.data.Dataset.from_tensor_slices((files, labels))
+        ds = ds.map(
+            lambda p, y: (decode_jpeg_file(p, size), y), num_parallel_calls=num_parallel_calls
+        )
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(files)
+        ds = ds.map(lambda p: decode_jpeg_file(p, size), num_parallel_calls=num_parallel_calls)
+    if cache:
+        ds = ds.cache()  # uint8: a quarter of the memory of float32
+    if shuffle:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+
+    def _to_float(x: tf.Tensor, *rest: tf.Tensor) -> Any:
+        x = tf.cast(x, tf.float32) / 255.0
+        return (x, *rest) if rest else x
+
+    ds = ds.batch(batch_size).map(_to_float, num_parallel_calls=num_parallel_calls)
+    ds = _augment_batches(ds, augment, seed, num_parallel_calls)
+    return ds.prefetch(AUTOTUNE) if prefetch else ds
+
+
+# ---------------------------------------------------------------------------------------------
 # The baseline: a hand-written generator (single-worker PyDataset)
 # ---------------------------------------------------------------------------------------------
 class NumpyAugmentDataset(keras.utils.PyDataset):
@@ -368,26 +547,78 @@ class NumpyAugmentDataset(keras.utils.PyDataset):
 
     def _new_order(self) -> np.ndarray:
         if not self.shuffle:
-            return np.arange(len(self.images))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+            return np.arange(len(self.labels))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.labels))
+
+    def _image(self, i: int) -> np.ndarray:
+        """Image ``i`` as float32 (H, W, C) in [0, 1]."""
+        return self.images[i]
 
     def __len__(self) -> int:
-        return -(-len(self.images) // self.batch_size)
+        return -(-len(self.labels) // self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range (0..{len(self) - 1})")
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        batch = self.images[idx]
-        if self.augment is not None:
-            # One generator per (epoch, batch): reproducible, and independent of worker order.
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            batch = np.stack([augment_image_numpy(img, rng, self.augment) for img in batch])
-        return batch, self.labels[idx]
+        # One generator per (epoch, batch): reproducible, and independent of worker order.
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        batch = []
+        for i in idx:  # one image at a time, as a hand-written generator does
+            image = self._image(int(i))
+            if self.augment is not None:
+                image = augment_image_numpy(image, rng, self.augment)
+            batch.append(image)
+        return np.stack(batch), self.labels[idx]
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
         self._order = self._new_order()
+
+
+class FileAugmentDataset(NumpyAugmentDataset):
+    """The generator a student writes for a folder of JPEGs: read, decode, augment, per image.
+
+    Every epoch, every image is read from disk and decoded with OpenCV, then augmented with
+    :func:`augment_image_numpy`, one at a time in the Python thread that also drives
+    training (``workers=1``). Same files and labels in, same batches out as
+    :func:`file_dataset` (without shuffling and augmentation the pixels are identical).
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        labels: np.ndarray,
+        *,
+        image_size: tuple[int, int] = (48, 48),
+        batch_size: int = 64,
+        augment: AugmentConfig | None = AugmentConfig(),  # noqa: B008 (frozen, immutable)
+        shuffle: bool = True,
+        seed: int = 42,
+        **kwargs: Any,
+    ) -> None:
+        keras.utils.PyDataset.__init__(self, **kwargs)
+        self.files, checked = _check_files(files, labels)
+        assert checked is not None
+        self.labels = checked
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.batch_size = _check_positive("batch_size", batch_size)
+        self.augment, self.shuffle, self.seed = augment, shuffle, seed
+        self.epoch = 0
+        self._order = self._new_order()
+
+    def _image(self, i: int) -> np.ndarray:
+        from utils.data import DataFormatError
+
+        pixels = cv2.imread(self.files[i], cv2.IMREAD_GRAYSCALE)
+        if pixels is None:
+            raise DataFormatError(f"{self.files[i]}: missing or not a readable image")
+        if pixels.shape != self.image_size:
+            raise DataFormatError(
+                f"{self.files[i]}: expected a {self.image_size[0]}x{self.image_size[1]} image, "
+                f"got {pixels.shape[0]}x{pixels.shape[1]}"
+            )
+        return (pixels.astype(np.float32) / 255.0)[..., None]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,11 +626,16 @@ class NumpyAugmentDataset(keras.utils.PyDataset):
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class ThroughputResult:
-    """Images per second of each contender, one entry per repeat (see :meth:`median`)."""
+    """Images per second of each contender, one entry per timed epoch (see :meth:`median`).
+
+    ``first_epoch`` holds each pipeline's images/s in its first epoch, timed separately:
+    for tf.data that epoch reads and decodes every file to fill the cache.
+    """
 
     runs: dict[str, list[float]] = field(default_factory=dict)
     batch_size: int = 0
-    n_batches: int = 0
+    n_images: int = 0
+    first_epoch: dict[str, float] = field(default_factory=dict)
 
     def median(self) -> dict[str, float]:
         """Median images/s of each contender over the repeats."""
@@ -410,18 +646,28 @@ class ThroughputResult:
         med = self.median()
         return med[faster] / med[slower]
 
+    def best_ratio(self, faster: str, slower: str) -> float:
+        """The same with each contender's *best* run: what each can do when the machine lets
+        it (a busy shared machine slows some runs a lot, never speeds one up)."""
+        return max(self.runs[faster]) / max(self.runs[slower])
+
     def report(self) -> str:
         """A plain-text table: median (min-max) images/s and the ratio to the first."""
         med = self.median()
         names = list(self.runs)
         base = names[0]
-        lines = [f"batch {self.batch_size}, {self.n_batches} batches per run, {self.repeats} runs"]
+        lines = [
+            f"{self.n_images} images in batches of {self.batch_size}; steady state = median of "
+            f"{self.repeats} epochs after a warm-up epoch (which fills tf.data's cache)"
+        ]
         for name in names:
             lo, hi = min(self.runs[name]), max(self.runs[name])
             lines.append(
                 f"  {name:<22} {med[name]:>9,.0f} images/s  (runs {lo:,.0f}-{hi:,.0f})"
                 f"  x{med[name] / med[base]:.2f} vs {base}"
             )
+        for name, value in self.first_epoch.items():
+            lines.append(f"  {name + ', 1st epoch':<22} {value:>9,.0f} images/s  (warm-up)")
         return "\n".join(lines)
 
     @property
@@ -441,121 +687,103 @@ class ThroughputResult:
         for i, name in enumerate(names):
             ax.plot(self.runs[name], [i] * len(self.runs[name]), "k.", ms=4)
             ax.text(med[name], i, f"  {med[name]:,.0f}", va="center")
+            if name in self.first_epoch:
+                ax.plot([self.first_epoch[name]], [i], "wx", ms=7, mew=2)
         ax.set_xscale("log")
-        ax.set_xlabel("images per second (median of runs, log scale)")
+        ax.set_xlabel("images per second (median of epochs, log scale; x = first epoch)")
         ax.invert_yaxis()
         ax.set_title("Who is the bottleneck?")
         return fig
 
 
-def _time_batches(make: Callable[[], Iterator[Any]], n_batches: int) -> float:
-    """Start a fresh iterator, pull ``n_batches`` batches; return images/s."""
-    count = 0
+def _epoch_rate(run_epoch: Callable[[], int]) -> float:
+    """Run one epoch (the callable returns how many images it produced); return images/s."""
     start = time.perf_counter()
-    batches = make()
-    for _ in range(n_batches):
-        count += int(next(batches)[0].shape[0])
-    elapsed = time.perf_counter() - start
-    del batches
-    return count / elapsed
-
-
-def _generator_batches(dataset: NumpyAugmentDataset) -> Iterator[Any]:
-    """Endless batches from a PyDataset, read in this one thread (a single worker)."""
-    while True:
-        for i in range(len(dataset)):
-            yield dataset[i]
-        dataset.on_epoch_end()
+    count = run_epoch()
+    return count / (time.perf_counter() - start)
 
 
 def measure_throughput(
-    images: np.ndarray,
+    files: Sequence[str],
     labels: np.ndarray,
     *,
     model: keras.Model | None = None,
     augment: AugmentConfig | None = None,
+    image_size: tuple[int, int] = (48, 48),
     batch_size: int = 64,
-    n_batches: int = 40,
     repeats: int = 3,
     seed: int = 42,
     num_parallel_calls: int | None = AUTOTUNE,
     keras_layers: bool = False,
+    train_steps: int = 10,
 ) -> ThroughputResult:
-    """Images/s of (a) a NumPy/OpenCV generator, (b) tf.data and (c) ``model``'s training step.
+    """Images/s, on files: (a) a Python generator, (b) tf.data and (c) ``model``'s training step.
 
-    The comparison is fair: both pipelines do the same augmentation (``augment``) on the
-    same images and yield the same float32 batches; each is warmed up first (tf.data traces
-    its graph, Keras compiles the training step), and the three are timed in turn, ``repeats``
-    times, so a busy machine slows all of them alike. Report the median.
+    Both pipelines start from the same JPEG ``files`` and yield the same kind of batches
+    (float32, augmented by ``augment``). (a) :class:`FileAugmentDataset` reads, decodes and
+    augments every image in Python, every epoch; (b) :func:`file_dataset` decodes in parallel,
+    caches the decoded images and augments whole batches. Each is timed over whole epochs:
+    one warm-up epoch first (reported as ``first_epoch``: tf.data fills its cache, Keras
+    compiles the step), then ``repeats`` epochs, taking turns so a busy machine slows all
+    alike. Report the median.
 
-    ``keras_layers=True`` adds a fourth contender: tf.data with :func:`augmentation_layers`
-    (Keras' preprocessing layers) instead of the one-warp :func:`tf_augment`.
-
-    ``model`` must be compiled; its step runs on in-memory tensors (no input pipeline at all),
-    which is the most the model can consume. Leave it None to time only the pipelines.
+    ``keras_layers=True`` adds tf.data with Keras' preprocessing layers
+    (:func:`augmentation_layers`) instead of the one-warp :func:`tf_augment`.
+    ``model`` (compiled) trains on one in-memory batch for ``train_steps`` steps per run:
+    the most images/s the model can consume. None times only the pipelines.
     """
-    images, checked = _check_images_labels(images, labels)
-    assert checked is not None
-    labels = checked
     batch_size = _check_positive("batch_size", batch_size)
-    n_batches = _check_positive("n_batches", n_batches)
     repeats = _check_positive("repeats", repeats)
-    if len(images) < batch_size:
-        raise ValueError(f"images: need at least batch_size={batch_size} images, got {len(images)}")
+    if len(files) < batch_size:
+        raise ValueError(f"files: need at least batch_size={batch_size} files, got {len(files)}")
     augment = augment or AugmentConfig()
-
-    generator = NumpyAugmentDataset(
-        images, labels, batch_size=batch_size, augment=augment, seed=seed
+    size = (int(image_size[0]), int(image_size[1]))
+    generator = FileAugmentDataset(
+        files, labels, image_size=size, batch_size=batch_size, augment=augment, seed=seed
     )
-    datasets = {
-        "tf.data": make_dataset(
-            images,
-            labels,
-            augment=augment,
-            batch_size=batch_size,
-            seed=seed,
-            repeat=True,
-            num_parallel_calls=num_parallel_calls,
+
+    def _files(**kwargs: Any) -> tf.data.Dataset:
+        return file_dataset(
+            files, labels, image_size=size, batch_size=batch_size, seed=seed, **kwargs
         )
-    }
+
+    def _generator_epoch() -> int:
+        count = sum(len(generator[i][1]) for i in range(len(generator)))
+        generator.on_epoch_end()
+        return count
+
+    def _dataset_epoch(ds: tf.data.Dataset) -> Callable[[], int]:
+        return lambda: sum(int(batch[0].shape[0]) for batch in ds)
+
+    contenders: dict[str, Callable[[], int]] = {"python generator": _generator_epoch}
+    contenders["tf.data"] = _dataset_epoch(
+        _files(augment=augment, num_parallel_calls=num_parallel_calls)
+    )
     if keras_layers:
-        # The same augmentation with Keras' preprocessing layers (three separate warps).
-        datasets["tf.data, Keras layers"] = make_dataset(
-            images,
-            labels,
-            augment=augmentation_layers(augment, seed=seed),
-            batch_size=batch_size,
-            seed=seed,
-            repeat=True,
-            num_parallel_calls=num_parallel_calls,
+        layers = augmentation_layers(augment, seed=seed)
+        contenders["tf.data, Keras layers"] = _dataset_epoch(
+            _files(augment=layers, num_parallel_calls=num_parallel_calls)
         )
-    # Each contender starts from a fresh iterator every time it is timed, so no pipeline
-    # works in the background (or has batches ready in its prefetch buffer) during the
-    # others' turns.
-    contenders: dict[str, Callable[[], Iterator[Any]]] = {
-        "python generator": lambda: _generator_batches(generator)
-    }
-    for name, ds in datasets.items():
-        contenders[name] = functools.partial(iter, ds)
     if model is not None:
-        x_fixed = tf.constant(images[:batch_size])
-        y_fixed = tf.constant(labels[:batch_size])
+        x_fixed, y_fixed = next(iter(_files(shuffle=False, cache=False)))
+        steps = _check_positive("train_steps", train_steps)
 
-        def _train_steps() -> Iterator[Any]:
-            while True:  # updates the model's weights: a benchmark, not a training run
+        def _train_epoch() -> int:  # updates the weights: a benchmark, not a training run
+            for _ in range(steps):
                 model.train_on_batch(x_fixed, y_fixed)
-                yield (x_fixed,)
+            return steps * batch_size
 
-        contenders["training step"] = _train_steps
-    for make in contenders.values():  # warm-up: tracing graphs, compiling the step
-        it = make()
-        for _ in range(2):
-            next(it)
-        del it
-    result = ThroughputResult({name: [] for name in contenders}, batch_size, n_batches)
+        contenders["training step"] = _train_epoch
+    result = ThroughputResult(
+        {name: [] for name in contenders}, batch_size=batch_size, n_images=len(files)
+    )
+    for name, run_epoch in contenders.items():  # warm-up: cache filled, graphs traced
+        rate = _epoch_rate(run_epoch)
+        if name != "training step":
+            result.first_epoch[name] = rate
     for _ in range(repeats):
-        for name, make in contenders.items():
-            result.runs[name].append(_time_batches(make, n_batches))
+        for name, run_epoch in contenders.items():
+            result.runs[name].append(_epoch_rate(run_epoch))
     return result
 
 

@@ -141,7 +141,9 @@ class FaceBrowser(widgets.VBox):
             description="Previous", tooltip="Previous", icon="arrow-left"
         )
         self.next_button = widgets.Button(description="Next", tooltip="Next", icon="arrow-right")
-        self.image = widgets.Image(format="png")
+        # flex-start: a VBox stretches its children to its full width, which blew the
+        # 240-px picture up to the whole output width and pushed the controls off screen.
+        self.image = widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start"))
         self.label = widgets.HTML()
         for widget, css in (
             (self.slider, "face-browser-slider"),
