@@ -58,34 +58,43 @@ def test_report_environment_says_what_to_do_without_gpu(capsys: pytest.CaptureFi
         assert "tensorflow[and-cuda]" in out
 
 
-def test_sample_data_is_generated_once_when_two_callers_race(
+def test_two_callers_at_once_get_the_sample_data(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Two notebooks (or test workers) starting together: one generates, the other waits."""
+    """Two notebooks (or test workers) starting together: one generates, the other waits.
+
+    Goes through the real generator (tiny scale) and its lock, so a second lock taken around
+    it -- which once deadlocked the parallel test run -- would hang here and fail the test.
+    """
     import threading
     import time
 
     from data_scripts import make_sample_data
 
+    real_generate = make_sample_data.generate
+    writes: list[Path] = []
+
+    def tiny_generate(path: Path) -> Path:
+        writes.append(path)
+        return real_generate(path, scale=0.02)
+
+    monkeypatch.setattr(make_sample_data, "generate", tiny_generate)
+    monkeypatch.setattr(
+        make_sample_data, "is_complete", lambda path, **_: (Path(path) / "manifest.json").exists()
+    )
     out = tmp_path / "sample"
-    calls: list[float] = []
-
-    def slow_generate(path: Path) -> None:
-        calls.append(time.perf_counter())
-        time.sleep(0.3)  # long enough for the second caller to arrive while we hold the lock
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "done").write_text("ok")
-
-    monkeypatch.setattr(make_sample_data, "generate", slow_generate)
-    monkeypatch.setattr(make_sample_data, "is_complete", lambda path: (path / "done").exists())
     results: list[Path] = []
     threads = [
-        threading.Thread(target=lambda: results.append(config.ensure_sample_data(out, quiet=True)))
+        threading.Thread(
+            target=lambda: results.append(config.ensure_sample_data(out, quiet=True)), daemon=True
+        )
         for _ in range(2)
     ]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 90  # tiny data: a few seconds when nothing is stuck
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=max(deadline - time.monotonic(), 0))
+    assert not any(t.is_alive() for t in threads), "a caller is stuck waiting (deadlock)"
     assert results == [out, out]
-    assert len(calls) == 1, f"generated {len(calls)} times; the lock should make it once"
+    assert (out / "manifest.json").exists()

@@ -12,11 +12,8 @@ into a folder or file:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -81,46 +78,11 @@ def ensure_sample_data(out: Path | None = None, *, quiet: bool = False) -> Path:
     out = Path(out) if out is not None else sample_dir()
     from data_scripts.make_sample_data import generate, is_complete
 
-    if is_complete(out):
-        return out
-    # Two notebooks (or test workers) opened at once must not both write the same files:
-    # the first takes the lock and generates, the second waits and then finds them complete.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(out.parent / f".{out.name}.lock"):
-        if not is_complete(out):
-            if not quiet:
-                print(f"Generating the sample data in {out} (once, about a minute)...")
-            generate(out)
+    if not is_complete(out):
+        if not quiet:
+            print(f"Generating the sample data in {out} (once, about a minute)...")
+        generate(out)
     return out
-
-
-@contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive OS lock on ``path`` (created if missing) for the ``with`` block."""
-    with open(path, "a+b") as handle:
-        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-            import msvcrt
-
-            handle.seek(0)
-            while True:
-                try:
-                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:  # LK_LOCK gives up after ~10 s; keep waiting
-                    continue
-            try:
-                yield
-            finally:
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def resolve_data(data: str | os.PathLike[str], dataset: Dataset) -> Path:
