@@ -69,6 +69,11 @@ def test_notebook_00_in_jupyterlab(runner, notebook: str) -> None:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         figure_css = '.jp-NotebookPanel .jp-OutputArea-output[data-mime-type="image/png"] img'
+        # A learner scrolls to see them: do the same, so a page that attaches cells lazily
+        # (JupyterLab's windowing) shows every output before we count.
+        cells = page.locator(".jp-NotebookPanel .jp-Cell")
+        for i in range(cells.count()):
+            cells.nth(i).scroll_into_view_if_needed()
         try:
             page.locator(figure_css).nth(3).wait_for(state="attached", timeout=30_000)
         except PlaywrightTimeout:
