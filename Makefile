@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test processes (pytest-xdist): notebooks mostly wait on one core, so two workers keep a
 # 2-core machine busy; each notebook kernel holds ~1.5 GB, so more workers need more memory.
 # The browser tests run after them in one process: one JupyterLab and one Chromium, as a
-# learner has (split across workers, notebook 00's figures once went missing from the page).
+# learner has, and not competing with the notebook runs for the two cores.
 TEST_WORKERS ?= 2
 
 .PHONY: install course test lint format sample-data editions clean

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("MPLBACKEND", "Agg")
-
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
@@ -29,6 +26,10 @@ from utils.plotting import (
     plot_keypoints,
     plot_per_keypoint_rmse,
 )
+
+# Agg for this process only: an MPLBACKEND variable would leak into every notebook kernel
+# and JupyterLab server the test session starts, and they would lose their inline figures.
+matplotlib.use("Agg")
 
 # Kaggle's column order, written out so these tests do not depend on utils.data.
 KAGGLE = [

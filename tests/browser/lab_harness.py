@@ -222,6 +222,10 @@ class JupyterLabServer:
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
+        # A learner's kernel draws figures inline because ipykernel picks its inline backend
+        # when MPLBACKEND is unset; a test process's "Agg" would make every plot silently
+        # vanish from the page.
+        env.pop("MPLBACKEND", None)
         for var, sub in (
             ("JUPYTER_CONFIG_DIR", "config"),
             ("JUPYTER_RUNTIME_DIR", "runtime"),

@@ -18,6 +18,7 @@ from lab_harness import (
     BROWSER,
     REPO,
     WIDGET_AS_TEXT,
+    JupyterLabServer,
     assert_widget_rendered,
     find_chromium,
     require_browser,
@@ -82,6 +83,16 @@ def test_widget_manager_is_served_by_jupyterlab(lab_server) -> None:
     assert config, "no jupyter-config-data in JupyterLab's page"
     extensions = {e["name"]: e for e in json.loads(config.group(1))["federated_extensions"]}
     assert "@jupyter-widgets/jupyterlab-manager" in extensions, sorted(extensions)
+
+
+def test_server_gets_a_learners_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Settings of the test process must not reach the kernels (inline figures need this)."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    env = JupyterLabServer(tmp_path, tmp_path / "state", env={"EXTRA": "1"}).environment()
+    assert "MPLBACKEND" not in env
+    assert env["EXTRA"] == "1" and env["JUPYTER_CONFIG_DIR"].startswith(str(tmp_path))
 
 
 def test_find_chromium_honours_chromium_variable(tmp_path: Path) -> None:

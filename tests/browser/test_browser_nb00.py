@@ -64,21 +64,9 @@ def test_notebook_00_in_jupyterlab(runner, notebook: str) -> None:
         label.filter(has_text="#0").wait_for(timeout=30_000)
 
         # The data tour's figures are images that loaded (matplotlib PNGs in the outputs).
-        # On a busy machine the page may attach the last outputs a moment after the kernel
-        # goes idle, so wait for the fourth figure before counting (a missing one still fails).
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-        figure_css = '.jp-NotebookPanel .jp-OutputArea-output[data-mime-type="image/png"] img'
-        # A learner scrolls to see them: do the same, so a page that attaches cells lazily
-        # (JupyterLab's windowing) shows every output before we count.
-        cells = page.locator(".jp-NotebookPanel .jp-Cell")
-        for i in range(cells.count()):
-            cells.nth(i).scroll_into_view_if_needed()
-        try:
-            page.locator(figure_css).nth(3).wait_for(state="attached", timeout=30_000)
-        except PlaywrightTimeout:
-            pass  # the count below reports what is there
-        figures = image_sources(page, figure_css)
+        figures = image_sources(
+            page, '.jp-NotebookPanel .jp-OutputArea-output[data-mime-type="image/png"] img'
+        )
         assert len(figures) >= 4, f"expected a figure per data set at least, got {len(figures)}"
         broken = [i for i, f in enumerate(figures) if not (f["complete"] and f["width"] > 0)]
         assert not broken, f"figures {broken} of {len(figures)} did not load"
