@@ -40,9 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from data_scripts.train_keypoints import (
+from data_scripts.training_runs import (
     atomic_save_model,
-    atomic_write_text,
     fit_resumable,
     read_state,
     resume_or_build,
@@ -52,6 +51,7 @@ from data_scripts.train_keypoints import (
     with_flip_tta,
 )
 from utils.config import project_root, set_seed, shared_data_dir
+from utils.data import atomic_write_text
 
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 PRETRAINED_DIR = project_root() / "utils" / "pretrained"

@@ -24,26 +24,35 @@ included), ``best.keras`` (best validation RMSE), ``log.csv`` and ``state.json``
 (also run automatically at the end of training) evaluates ``best.keras`` on the validation
 people and writes ``utils/pretrained/keypoints.{keras,json}`` and the model card.
 
-:func:`fit_resumable` is the checkpoint/resume loop; ``data_scripts.train_fer2013`` uses it too.
+The run plumbing (state, checkpoints, resuming, the training loop) is :mod:`data_scripts.training_runs`,
+shared with ``data_scripts.train_fer2013``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import platform
-import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from data_scripts.training_runs import (
+    atomic_save_model,
+    fit_resumable,
+    read_state,
+    resume_or_build,
+    start_or_resume,
+    strip_optimizer,
+    warmup_cosine,
+    with_flip_tta,
+)
 from utils.config import project_root, set_seed, shared_data_dir
+from utils.data import atomic_write_text
 
 PRETRAINED_DIR = project_root() / "utils" / "pretrained"
 LESSONS_DIR = project_root() / "lessons"
@@ -64,162 +73,8 @@ def default_data() -> Path | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Files: atomic writes, run state
+# Flip test-time augmentation for keypoints
 # --------------------------------------------------------------------------------------------
-
-
-def atomic_save_model(model: Any, path: Path) -> None:
-    """``model.save`` to a temporary name beside ``path``, then rename (never a half file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_state(out: Path) -> dict[str, Any]:
-    """The run's ``state.json`` (epochs done, best score, split, settings)."""
-    path = out / "state.json"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path}: no run to resume here. Start one without --resume, or pass the --out "
-            "folder of an earlier run."
-        )
-    try:
-        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc}); expected the run's state") from exc
-    return state
-
-
-def write_state(out: Path, state: dict[str, Any]) -> None:
-    atomic_write_text(out / "state.json", json.dumps(state, indent=2) + "\n")
-
-
-def start_or_resume(
-    parser: argparse.ArgumentParser,
-    args: argparse.Namespace,
-    argv: Sequence[str] | None,
-    *,
-    script: str,
-    default_data: Callable[[], Path | None],
-    data_hint: str,
-    new_settings: Callable[[], dict[str, Any]],
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The run's state: read back from ``args.out`` with ``--resume``, else a fresh one.
-
-    A resumed run must keep its data and its epoch count (the learning-rate schedule was built
-    for it); a new run checks ``--data``, ``--epochs`` and ``--val-fraction`` and records the
-    settings, the command line and the machine, so the model card can say how it was made.
-    Problems are reported with ``parser.error`` (exit code 2), naming the argument.
-    """
-    if args.resume:
-        state = read_state(args.out)
-        if args.data is not None and Path(args.data).resolve() != Path(state["data"]).resolve():
-            parser.error(f"--data {args.data} differs from the run's data {state['data']}")
-        if args.epochs != parser.get_default("epochs") and args.epochs != state["epochs"]:
-            parser.error(
-                f"--epochs {args.epochs}: the run was started for {state['epochs']} epochs and "
-                "its learning-rate schedule is built for that; start a new --out to change it"
-            )
-        return state
-    if (args.out / "state.json").exists():
-        parser.error(f"{args.out} already holds a run; pass --resume or choose another --out")
-    data = args.data or default_data()
-    if data is None:
-        parser.error(f"--data: no file given and {data_hint} not found")
-    if args.epochs < 1:
-        parser.error(f"--epochs {args.epochs}: expected a positive number of epochs")
-    if not 0 < args.val_fraction < 1:
-        parser.error(f"--val-fraction {args.val_fraction}: expected a number in (0, 1)")
-    words = argv if argv is not None else sys.argv[1:]
-    return {
-        "data": str(Path(data).resolve()),
-        "epochs": args.epochs,
-        "epochs_done": 0,
-        "seed": args.seed,
-        **(extra or {}),
-        "settings": new_settings(),
-        "best": None,
-        "command": f"python -m data_scripts.{script} " + " ".join(shlex.quote(a) for a in words),
-        "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores",
-    }
-
-
-def resume_or_build(
-    args: argparse.Namespace, state: dict[str, Any], build: Callable[[], Any]
-) -> Any:
-    """The model to train: ``last.keras`` (with its optimizer) when resuming, else ``build()``.
-
-    ``build`` returns a new, compiled model. A new run starts its log and state afresh.
-    """
-    import keras
-
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    if args.resume and (out / "last.keras").exists() and state["epochs_done"] > 0:
-        model = keras.models.load_model(out / "last.keras", safe_mode=True)
-        print(f"resuming after epoch {state['epochs_done']} of {state['epochs']}", flush=True)
-        return model
-    state["epochs_done"], state["best"], state["train_seconds"] = 0, None, 0.0
-    (out / "log.csv").unlink(missing_ok=True)
-    model = build()
-    print(f"{model.name}: {model.count_params():,} parameters", flush=True)
-    write_state(out, state)
-    return model
-
-
-def strip_optimizer(model: Any) -> Any:
-    """A copy of ``model`` without its optimizer (the shipped file is ~3x smaller)."""
-    import keras
-
-    plain = keras.Model.from_config(model.get_config())
-    plain.set_weights(model.get_weights())
-    return plain
-
-
-def with_flip_tta(model: Any, unflip: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
-    """Wrap ``model`` so it averages its outputs for the face and for the mirrored face.
-
-    Built from built-in layers only, so the result still loads with ``safe_mode=True``: a
-    ``Dense`` layer whose kernel is the anti-diagonal identity mirrors each image row exactly
-    (column ``j`` takes column ``W - 1 - j``). ``unflip=(kernel, bias)`` is a fixed linear map
-    applied to the mirrored face's outputs before averaging -- for keypoints, ``x -> W-1-x``
-    with left/right names swapped; emotions need none.
-    """
-    import keras
-    from keras import layers
-
-    height, width, channels = model.input_shape[1:]
-    if channels != 1:
-        raise ValueError(f"model input {model.input_shape}: expected one grayscale channel")
-    inputs = keras.Input((height, width, 1), name="face")
-    rows = layers.Reshape((height, width), name="rows")(inputs)
-    mirror = layers.Dense(width, use_bias=False, trainable=False, name="mirror")
-    mirrored = layers.Reshape((height, width, 1), name="mirrored_face")(mirror(rows))
-    direct = model(inputs)
-    from_mirror = model(mirrored)
-    if unflip is not None:
-        back = layers.Dense(unflip[0].shape[1], trainable=False, name="unmirror_outputs")
-        from_mirror = back(from_mirror)
-        back.set_weights([unflip[0].astype(np.float32), unflip[1].astype(np.float32)])
-    mirror.set_weights([np.eye(width, dtype=np.float32)[::-1]])
-    outputs = layers.Average(name="flip_tta")([direct, from_mirror])
-    return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
 
 
 def keypoint_unflip_map(axis: float = PIXEL_AXIS) -> tuple[np.ndarray, np.ndarray]:
@@ -234,99 +89,6 @@ def keypoint_unflip_map(axis: float = PIXEL_AXIS) -> tuple[np.ndarray, np.ndarra
         kernel[source, j] = -1.0 if is_x[source] else 1.0
         bias[j] = 2 * axis if is_x[source] else 0.0
     return kernel, bias
-
-
-# --------------------------------------------------------------------------------------------
-# The resumable training loop
-# --------------------------------------------------------------------------------------------
-
-
-def fit_resumable(
-    model: Any,
-    out: Path,
-    *,
-    state: dict[str, Any],
-    epoch_data: Callable[[int], tuple[np.ndarray, np.ndarray]],
-    validation_data: tuple[np.ndarray, np.ndarray],
-    batch_size: int,
-    monitor: str,
-    mode: str,
-    log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Train ``model`` one epoch at a time up to ``state["epochs"]``, checkpointing each epoch.
-
-    ``epoch_data(epoch)`` returns that epoch's (augmented) training arrays; it must depend only
-    on the epoch number and the seed, so a resumed run sees the same data as an uninterrupted
-    one. After every epoch: ``last.keras`` (with the optimizer, whose step counter drives the
-    learning-rate schedule), ``best.keras`` when ``monitor`` improved, a ``log.csv`` row and
-    ``state.json`` -- in that order, so ``state.json`` never claims an epoch that is not saved.
-    """
-    import keras
-
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode={mode!r}: expected 'min' or 'max'")
-    better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
-    log_path = out / "log.csv"
-    epochs = int(state["epochs"])
-    while state["epochs_done"] < epochs:
-        epoch = int(state["epochs_done"])
-        start = time.perf_counter()
-        cpu = time.process_time()
-        x, y = epoch_data(epoch)
-        history = model.fit(
-            x,
-            y,
-            batch_size=batch_size,
-            initial_epoch=epoch,
-            epochs=epoch + 1,
-            validation_data=validation_data,
-            shuffle=True,
-            verbose=0,
-        )
-        seconds = time.perf_counter() - start
-        logs = {k: float(v[-1]) for k, v in history.history.items()}
-        learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-        row = {
-            "epoch": epoch + 1,
-            **{k: round(v, 6) for k, v in sorted(logs.items())},
-            "lr": f"{learning_rate:.3g}",
-            "seconds": round(seconds, 1),
-            "img_per_s": round(len(x) / seconds, 1),
-            "img_per_cpu_s": round(len(x) / max(time.process_time() - cpu, 1e-9), 1),
-        }
-        score = logs[monitor]
-        improved = state.get("best") is None or better(score, state["best"])
-        atomic_save_model(model, out / "last.keras")
-        if improved:
-            atomic_save_model(model, out / "best.keras")
-            state["best"], state["best_epoch"] = score, epoch + 1
-        new_file = not log_path.exists()
-        with log_path.open("a", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
-        state["epochs_done"] = epoch + 1
-        state["train_seconds"] = round(float(state.get("train_seconds", 0.0)) + seconds, 1)
-        write_state(out, state)
-        log(
-            f"epoch {epoch + 1}/{epochs} {monitor}={score:.4f}"
-            f"{' *' if improved else ''} ({seconds:.0f} s, {row['img_per_s']} img/s)"
-        )
-    return state
-
-
-def warmup_cosine(peak: float, total_steps: int, warmup_steps: int) -> Any:
-    """AdamW's learning rate: linear warm-up from 0 to ``peak``, then cosine decay to 1%."""
-    import keras
-
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0,
-        decay_steps=max(total_steps - warmup_steps, 1),
-        alpha=0.01,
-        warmup_target=peak,
-        warmup_steps=warmup_steps,
-    )
 
 
 # --------------------------------------------------------------------------------------------

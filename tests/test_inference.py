@@ -204,7 +204,7 @@ def test_keypoint_augmentation_moves_points_with_pixels() -> None:
 
 
 def test_fit_resumable_continues_the_schedule(tmp_path: Path) -> None:
-    from data_scripts.train_keypoints import fit_resumable, read_state, warmup_cosine
+    from data_scripts.training_runs import fit_resumable, read_state, warmup_cosine
 
     x = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
     y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
@@ -249,7 +249,8 @@ def test_fit_resumable_continues_the_schedule(tmp_path: Path) -> None:
 
 def test_flip_tta_built_into_a_model_matches_numpy(tmp_path: Path) -> None:
     """The shipped files may hold flip TTA as plain layers; it must equal the NumPy version."""
-    from data_scripts.train_keypoints import keypoint_unflip_map, mirror_keypoints, with_flip_tta
+    from data_scripts.train_keypoints import keypoint_unflip_map, mirror_keypoints
+    from data_scripts.training_runs import with_flip_tta
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((96, 96, 1))

@@ -1,6 +1,6 @@
 """The shipped models' training scripts: argument checks and resuming, before any training.
 
-Both scripts share the run plumbing (``data_scripts.train_keypoints.start_or_resume``); these
+Both scripts share the run plumbing (``data_scripts.training_runs``); these
 tests run each ``main()`` up to the point where it would load data, so they are fast.
 """
 
@@ -13,7 +13,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from data_scripts import train_fer2013, train_keypoints
+from data_scripts import train_fer2013, train_keypoints, training_runs
 
 SCRIPTS = [train_fer2013, train_keypoints]
 IDS = ["train_fer2013", "train_keypoints"]
@@ -94,13 +94,13 @@ def test_resume_or_build_builds_then_resumes(tmp_path: Path) -> None:
 
     out = tmp_path / "run"
     state = {"epochs": 2, "epochs_done": 5, "best": 1.0}  # stale numbers a new run must reset
-    first = train_keypoints.resume_or_build(argparse.Namespace(out=out, resume=False), state, build)
+    first = training_runs.resume_or_build(argparse.Namespace(out=out, resume=False), state, build)
     assert (state["epochs_done"], state["best"]) == (0, None)
     assert json.loads((out / "state.json").read_text())["epochs_done"] == 0
     first.fit(np.ones((4, 3)), np.zeros((4, 2)), batch_size=4, epochs=1, verbose=0)
     first.save(out / "last.keras")
     state["epochs_done"] = 1
-    again = train_keypoints.resume_or_build(
+    again = training_runs.resume_or_build(
         argparse.Namespace(out=out, resume=True), state, lambda: pytest.fail("rebuilt")
     )
     assert state["epochs_done"] == 1
