@@ -5,8 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Test processes (pytest-xdist): notebooks mostly wait on one core, so two workers keep a
 # 2-core machine busy; each notebook kernel holds ~1.5 GB, so more workers need more memory.
-# The browser tests run after them in one process: one JupyterLab and one Chromium, as a
-# learner has, and not competing with the notebook runs for the two cores.
 TEST_WORKERS ?= 2
 
 .PHONY: install course test lint format sample-data editions clean
@@ -28,8 +26,7 @@ course: install
 # missing and we may (root or passwordless sudo); the script never fails the build itself.
 test: install
 	@bash scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser"
-	$(BIN)/python -m pytest -m browser
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Student (solutions stubbed) and instructor editions of the notebooks; `make course` does it too.
 editions: install
