@@ -10,7 +10,9 @@ one run, in images per second:
   (``utils.pipelines.FileAugmentDataset``);
 * (b) the ``tf.data`` pipeline (``utils.pipelines.file_dataset``): parallel decoding,
   ``cache`` of the decoded images, shuffle, batch, augmentation of whole batches in a
-  parallel map, prefetch; with ``--keras_layers`` also the same with Keras' layers;
+  parallel map, prefetch -- twice: with TensorFlow's warp op (``tf_augment``), and with
+  OpenCV's warp inside the map (``backend="opencv"``, through ``tf.numpy_function``);
+  with ``--keras_layers`` also with Keras' preprocessing layers;
 * (c) the model's own training step on in-memory tensors (``utils.models.fer_cnn``).
 
 Each contender runs one warm-up epoch (tf.data fills its cache; the first-epoch numbers are
@@ -106,10 +108,12 @@ def _run(args: argparse.Namespace, folder: Path) -> int:
     )
     print(result.report())
     med = result.median()
-    print(
-        f"tf.data / python generator: x{result.ratio('tf.data', 'python generator'):.2f} "
-        f"(medians), x{result.best_ratio('tf.data', 'python generator'):.2f} (best runs)"
-    )
+    for name in med:
+        if name.startswith("tf.data"):
+            print(
+                f"{name} / python generator: x{result.ratio(name, 'python generator'):.2f} "
+                f"(medians), x{result.best_ratio(name, 'python generator'):.2f} (best runs)"
+            )
     if "training step" in med:
         print(
             f"training step / python generator: x{result.ratio('training step', 'python generator'):.2f}"

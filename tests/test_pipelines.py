@@ -14,6 +14,8 @@ from utils.pipelines import (
     AugmentConfig,
     FileAugmentDataset,
     NumpyAugmentDataset,
+    _affine_matrices,  # noqa: PLC2701 (tested directly)
+    augment_batch_opencv,
     augment_image_numpy,
     augmentation_layers,
     balanced_dataset,
@@ -85,6 +87,43 @@ def test_tf_augment_numpy_and_keras_layers_change_images_equally() -> None:
     assert keras_change == pytest.approx(tf_change, rel=0.2)
 
 
+def test_affine_matrices_fold_the_flip_into_opencvs_rotation_matrix() -> None:
+    """One warp with the folded matrix == flip, then cv2.getRotationMatrix2D + shift."""
+    x, _ = _faces(6)
+    rng = np.random.default_rng(7)
+    flip = np.array([True, False, True, False, True, True])
+    angle, scale = rng.uniform(-20, 20, 6), rng.uniform(0.8, 1.2, 6)
+    dx, dy = rng.uniform(-4, 4, 6), rng.uniform(-4, 4, 6)
+    matrices = _affine_matrices(48, 48, flip, angle, scale, dx, dy)
+    for i in range(6):
+        src = np.ascontiguousarray(x[i, :, ::-1, 0] if flip[i] else x[i, ..., 0])
+        ref = cv2.getRotationMatrix2D((23.5, 23.5), angle[i], scale[i])
+        ref[:, 2] += (dx[i], dy[i])
+        expected = cv2.warpAffine(src, ref, (48, 48), borderMode=cv2.BORDER_REFLECT)
+        got = cv2.warpAffine(x[i, ..., 0], matrices[i], (48, 48), borderMode=cv2.BORDER_REFLECT)
+        # OpenCV rounds source positions to 1/32 pixel, so the two roundings differ a little.
+        np.testing.assert_allclose(got, expected, atol=5e-3)
+        assert np.abs(got - expected).mean() < 1e-4
+
+
+def test_augment_batch_opencv_is_the_same_augmentation() -> None:
+    x, _ = _faces(256)
+    np.testing.assert_allclose(augment_batch_opencv(x, [1, 2], NO_WARP), x)
+    flip_only = AugmentConfig(flip=True, rotation_deg=0, zoom=0, translation=0, contrast=0)
+    out = augment_batch_opencv(x, [3, -4], flip_only)  # tf.data's seeds may be negative
+    mirrored = np.array([np.allclose(o, i[:, ::-1]) for o, i in zip(out, x, strict=True)])
+    assert np.all(mirrored | np.all(out == x, axis=(1, 2, 3))) and 0.35 < mirrored.mean() < 0.65
+    out = augment_batch_opencv(x, [5, 6])
+    assert out.shape == x.shape and out.dtype == np.float32 and 0 <= out.min() <= out.max() <= 1
+    np.testing.assert_array_equal(out, augment_batch_opencv(x, [5, 6]))  # seeded
+    assert not np.array_equal(out, augment_batch_opencv(x, [5, 7]))
+    cv_change = np.abs(out - x).mean()
+    tf_change = np.abs(tf_augment(x, tf.constant([5, 6])).numpy() - x).mean()
+    assert cv_change == pytest.approx(tf_change, rel=0.2)
+    with pytest.raises(ValueError, match=r"images: expected a batch \(N, H, W, C\)"):
+        augment_batch_opencv(x[0], [1, 2])
+
+
 def test_augmented_images_stay_in_range_and_shape() -> None:
     x, _ = _faces(32)
     out = tf_augment(x, tf.constant([0, 9]), AugmentConfig(contrast=0.9)).numpy()
@@ -114,12 +153,13 @@ def test_make_dataset_without_augmentation_or_shuffle_returns_the_data() -> None
     np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in batches]), y)
 
 
-def test_make_dataset_is_reproducible_and_new_every_epoch() -> None:
+@pytest.mark.parametrize("backend", ["tf", "opencv"])
+def test_make_dataset_is_reproducible_and_new_every_epoch(backend: str) -> None:
     x, y = _faces(96)
-    ds = make_dataset(x, y, augment=True, batch_size=32, seed=7)
+    ds = make_dataset(x, y, augment=True, batch_size=32, seed=7, backend=backend)
     first, second = _epoch(ds), _epoch(ds)
-    again = _epoch(make_dataset(x, y, augment=True, batch_size=32, seed=7))
-    other = _epoch(make_dataset(x, y, augment=True, batch_size=32, seed=8))
+    again = _epoch(make_dataset(x, y, augment=True, batch_size=32, seed=7, backend=backend))
+    other = _epoch(make_dataset(x, y, augment=True, batch_size=32, seed=8, backend=backend))
     np.testing.assert_array_equal(first, again)  # same seed, same batches (parallel map too)
     assert not np.allclose(first, second)  # a new shuffle and new augmentations each epoch
     assert not np.allclose(first, other)
@@ -163,6 +203,8 @@ def test_make_dataset_rejects_bad_input() -> None:
         make_dataset(x, y, batch_size=0)
     with pytest.raises(ValueError, match="augment"):
         make_dataset(x, y, augment="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"backend='cv2': expected one of \('tf', 'opencv'\)"):
+        make_dataset(x, y, augment=True, backend="cv2")
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,14 +367,10 @@ def test_measure_throughput_reports_every_contender(tmp_path: Path) -> None:
     result = measure_throughput(
         files, labels, model=model, batch_size=16, repeats=2, keras_layers=True, train_steps=2
     )
-    assert list(result.runs) == [
-        "python generator",
-        "tf.data",
-        "tf.data, Keras layers",
-        "training step",
-    ]
+    pipelines = ["python generator", "tf.data", "tf.data, OpenCV map", "tf.data, Keras layers"]
+    assert list(result.runs) == [*pipelines, "training step"]
     assert all(len(v) == 2 and min(v) > 0 for v in result.runs.values())
-    assert set(result.first_epoch) == {"python generator", "tf.data", "tf.data, Keras layers"}
+    assert set(result.first_epoch) == set(pipelines)
     med = result.median()
     assert result.ratio("tf.data", "python generator") == pytest.approx(
         med["tf.data"] / med["python generator"]
