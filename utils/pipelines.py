@@ -190,13 +190,14 @@ def augment_batch_opencv(
     """Augment a batch ``(N, H, W, C)`` float32 with OpenCV: what :func:`augment_image_numpy`
     does, but with the random numbers and matrices made for the whole batch at once.
 
-    Only the warp itself runs once per image (``cv2.warpAffine``, a few microseconds for a
-    48x48 face, with the flip folded into its matrix); the contrast change is one NumPy
-    expression over the batch. ``seed``: any NumPy seed, e.g. the ``(2,)`` stateless seed
-    :func:`make_dataset` draws per batch. Used with ``backend="opencv"`` inside a tf.data
-    ``map`` (through ``tf.numpy_function``). It holds Python's lock except inside OpenCV,
-    so parallel map calls barely overlap; it is faster on a CPU because OpenCV's warp is
-    (about 13 vs 50-65 microseconds per 48x48 face for TensorFlow's, measured on 2 cores).
+    Only the warp itself runs once per image (``cv2.warpAffine``, with the flip folded into
+    its matrix); the contrast change is one NumPy expression over the batch. ``seed``: any
+    NumPy seed, e.g. the ``(2,)`` stateless seed :func:`make_dataset` draws per batch.
+
+    Used with ``backend="opencv"`` inside a tf.data ``map`` (through ``tf.numpy_function``).
+    It holds Python's lock except inside OpenCV, so parallel map calls barely overlap. It is
+    still faster on a CPU because OpenCV's warp is: about 13 microseconds per 48x48 face,
+    against 50-65 for TensorFlow's ``ImageProjectiveTransformV3`` (measured on 2 cores).
     """
     config = config or AugmentConfig()
     images = np.asarray(images, dtype=np.float32)
@@ -584,8 +585,9 @@ def file_dataset(
     5. ``batch``, *then* ``map(to float, augment)`` -- each op works on a whole batch;
     6. ``prefetch`` -- the next batches are made while the model trains on this one.
 
-    ``augment`` and ``backend`` are as in :func:`make_dataset`. Give the same ``files`` and ``labels`` to
-    :class:`FileAugmentDataset` for the hand-written generator doing the same work.
+    ``augment`` and ``backend`` are as in :func:`make_dataset`. Give the same ``files`` and
+    ``labels`` to :class:`FileAugmentDataset` for the hand-written generator doing the same
+    work.
     """
     files, labels = _check_files(files, labels)
     batch_size = _check_positive("batch_size", batch_size)
