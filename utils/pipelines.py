@@ -196,8 +196,9 @@ def augment_batch_opencv(
 
     Used with ``backend="opencv"`` inside a tf.data ``map`` (through ``tf.numpy_function``).
     It holds Python's lock except inside OpenCV, so parallel map calls barely overlap. It is
-    still faster on a CPU because OpenCV's warp is: about 13 microseconds per 48x48 face,
-    against 50-65 for TensorFlow's ``ImageProjectiveTransformV3`` (measured on 2 cores).
+    still faster on a CPU because OpenCV's warp is: 13-25 microseconds per 48x48 face,
+    against 50-90 for TensorFlow's ``ImageProjectiveTransformV3`` on the course's 2-core
+    machine (``python -m benchmarks.augment_cost`` times both side by side).
     """
     config = config or AugmentConfig()
     images = np.asarray(images, dtype=np.float32)
