@@ -117,6 +117,54 @@ def test_matches_the_textbook_recipe() -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
 
 
+def _position_aware_head(weights: np.ndarray) -> keras.Model:
+    """A fixed 1x1 conv firing on bright pixels (relu(x - 0.5)), then Flatten and a linear unit
+    whose weight differs per position (``weights``: one per cell, SIZE x SIZE)."""
+    inputs = keras.Input((SIZE, SIZE, 1))
+    conv = layers.Conv2D(1, 1, activation="relu", name="detect")
+    head = layers.Dense(1, name="score")
+    model = keras.Model(inputs, head(layers.Flatten()(conv(inputs))))
+    conv.set_weights([np.ones((1, 1, 1, 1), np.float32), np.array([-0.5], np.float32)])
+    head.set_weights([weights.reshape(-1, 1).astype(np.float32), np.array([0.3], np.float32)])
+    return model
+
+
+def test_hirescam_is_faithful_for_a_flatten_head() -> None:
+    """Grad-CAM averages the gradient over positions; HiResCAM keeps each cell's own.
+
+    The face is bright everywhere; the head counts the top half for the score (+1) and the
+    bottom half against it (-0.5). All the evidence *for* the score is in the top half:
+    HiResCAM says so, Grad-CAM spreads it evenly over the face.
+    """
+    weights = np.where(np.arange(SIZE)[:, None] < SIZE // 2, 1.0, -0.5) * np.ones((1, SIZE))
+    model = _position_aware_head(weights)
+    images = np.full((2, SIZE, SIZE, 1), 0.9, np.float32)
+    hires = grad_cam(model, images, class_index=0, method="hirescam")
+    grad = grad_cam(model, images, class_index=0, method="gradcam")
+    assert region_mass(hires, rows=(0, 0.5)).min() > 0.99
+    np.testing.assert_allclose(region_mass(grad, rows=(0, 0.5)), 0.5, atol=0.02)
+    # With only positive contributions, the unnormalised cells add up to the score - bias.
+    positive = _position_aware_head(np.abs(weights))
+    raw = grad_cam(positive, images, class_index=0, method="hirescam", normalize=False)
+    scores = positive.predict(images, verbose=0)[:, 0]
+    np.testing.assert_allclose(raw.sum(axis=(1, 2)), scores - 0.3, rtol=1e-4)
+
+
+def test_hirescam_equals_gradcam_after_global_average_pooling() -> None:
+    model = keras.Sequential(_detectors())
+    model(_top_bright_bottom_dark())
+    _set_detector_weights(model)
+    _assert_top_for_0_bottom_for_1(model, method="hirescam")
+    images = np.random.default_rng(2).random((3, SIZE, SIZE, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        grad_cam(model, images, class_index=0, method="hirescam"),
+        grad_cam(model, images, class_index=0),
+        atol=1e-5,
+    )
+    with pytest.raises(ValueError, match="method='cam'.*hirescam"):
+        grad_cam(model, images, method="cam")
+
+
 def test_keras_applications_base_as_a_layer() -> None:
     base = keras.applications.MobileNetV2(
         input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None, pooling="avg"

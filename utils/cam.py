@@ -18,6 +18,13 @@ the pixels that pushed the output *up*::
   their convolutional layers: ``model.get_layer("conv5_block3_out")`` fails and the inner
   layer's ``.output`` belongs to the inner model's graph, not the outer one.
 
+Grad-CAM averages each channel's gradient over the whole map, which is exact for a head that
+averages the map itself (global average pooling) but can point at the wrong place when the head
+weighs each position differently (``Flatten`` then ``Dense``, as in ``utils.models.au_cnn``).
+``method="hirescam"`` (HiResCAM, Draelos & Carin 2020) multiplies each cell by *its own*
+gradient instead: for a head that is linear in the map, the cells' values then add up to the
+score itself, so the map shows exactly where the score came from.
+
 So instead of building a second model, :func:`grad_cam` runs the model itself once, eagerly,
 under a ``tf.GradientTape``, and catches the chosen layer's output on the way through (however
 deeply it is nested). It needs the TensorFlow backend (the course's default).
@@ -32,7 +39,9 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["conv_layer_names", "grad_cam", "overlay_heatmaps", "region_mass"]
+__all__ = ["CAM_METHODS", "conv_layer_names", "grad_cam", "overlay_heatmaps", "region_mass"]
+
+CAM_METHODS = ("gradcam", "hirescam")
 
 
 def _walk(layer: Any) -> Iterator[Any]:
@@ -140,6 +149,7 @@ def grad_cam(
     class_index: int | Sequence[int] | np.ndarray | None = None,
     output_index: int | str | None = None,
     normalize: bool = True,
+    method: str = "gradcam",
 ) -> np.ndarray:
     """Grad-CAM heat maps of ``model``'s answer for each image, at the images' resolution.
 
@@ -156,10 +166,15 @@ def grad_cam(
         output_index: for a model with several outputs, which one (position, or name for a
             dict of outputs such as ``"aus"``).
         normalize: scale each map to a maximum of 1 (a map with no positive evidence stays 0).
+        method: ``"gradcam"`` (one weight per channel: its gradient averaged over positions) or
+            ``"hirescam"`` (each cell times its own gradient: faithful for position-aware heads
+            such as ``Flatten`` + ``Dense``; the same as Grad-CAM after global average pooling).
 
     Returns:
         ``(N, H, W)`` float32 heat maps, >= 0 (in [0, 1] when ``normalize``).
     """
+    if method not in CAM_METHODS:
+        raise ValueError(f"method={method!r}: expected one of {CAM_METHODS}")
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
             f"grad_cam needs the TensorFlow backend; Keras is using {keras.backend.backend()!r}. "
@@ -202,7 +217,10 @@ def grad_cam(
             f"the output does not depend on layer {maps[-1][0].name!r}; choose a layer on the "
             "path to that output"
         )
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # one weight per channel
+    if method == "hirescam":
+        weights = grads  # each cell weighed by its own gradient
+    else:
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # one weight per channel
     cam = tf.nn.relu(tf.reduce_sum(weights * feature_map, axis=-1))
     cam = tf.image.resize(cam[..., None], (height, width), method="bilinear")[..., 0]
     heat = np.maximum(cam.numpy().astype(np.float32), 0.0)
