@@ -6,8 +6,8 @@ real to learn and the labels are exact:
 * **identity** (:class:`Identity`) -- face shape, eye size and spacing, brows, nose, mouth,
   skin tone, hair, glasses, moustache: constant for one person;
 * **expression** -- FACS action units (AUs) with intensities 0-5 (:data:`AU_NAMES`). Each AU
-  moves only its own part of the face (AU12 only the lip corners, AU1 only the inner brows...;
-  see :data:`AU_REGIONS`). The seven FER-2013 emotions are composed from their prototypical
+  moves only its own part of the face (AU12 only the lip corners and the nasolabial furrows,
+  AU1 only the inner brows...; see :data:`AU_REGIONS`). The seven FER-2013 emotions are composed from their prototypical
   AUs (:data:`EMOTION_PROTOTYPES`) by :func:`sample_aus`;
 * **pose and imaging** (:class:`Pose`, :class:`Imaging`) -- in-plane rotation, scale, shift, a
   mild head turn (yaw), a lighting gradient, blur, noise and sometimes an occluder.
@@ -543,8 +543,8 @@ class _Mouth:
 
 
 def _mouth(ident: Identity, aus: Mapping[str, float]) -> _Mouth:
-    """The lips. AU12 moves only the corners (up and out); AU15 the corners down; AU20
-    stretches, AU23 tightens; AU16/AU25/AU26 open the mouth; AU17 pushes the lower lip up."""
+    """The lips. AU12 moves only the corners (up and out; its furrows: :func:`_draw_mouth`);
+    AU15 the corners down; AU20 stretches, AU23 tightens; AU16/AU25/AU26 open the mouth; AU17 pushes the lower lip up."""
     f = {k: _au(aus, k) for k in ("AU9", "AU12", "AU15", "AU16", "AU17", "AU20", "AU23")}
     f25, f26 = _au(aus, "AU25"), _au(aus, "AU26")
     a = ident.asym
@@ -862,6 +862,14 @@ def _draw_mouth(cv: _Canvas, ident: Identity, m: _Mouth, aus: Mapping[str, float
     if au17 > 0:
         cv.fill(_ellipse(xc, by + 8.0, 6.0, 3.0), min(250.0, skin + 16 * au17))
         cv.line(_curve(xc - 5, by + 11, xc + 5, by + 11, -1.5, n=8), skin - 40 * au17, 0.5)
+    au12 = _au(aus, "AU12")
+    if au12 > 0:  # AU12 deepens the nasolabial furrows: nose wing -> past the lip corner
+        for side, corner in ((1, m.left), (-1, m.right)):
+            x0, y0 = _CANON_CENTER[0] + side * (ident.nose_w + 1.6), ident.nose_y - 1.5
+            x1, y1 = float(corner[0]) + side * 2.5, float(corner[1]) + 2.0
+            fold = np.stack([np.interp(np.linspace(0, 1, 8) ** 0.7, [0, 1], [x0, x1]),
+                             np.linspace(y0, y1, 8)], axis=1)  # fmt: skip
+            cv.line(fold, skin - 80 * au12, 1.0, lift * 0.5)
     if ident.moustache:  # a band above the upper lip, thickest at the centre
         span = m.upper_outer[2:-2] - [0, 0.4]
         u = np.linspace(-1, 1, len(span))
