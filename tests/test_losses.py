@@ -98,3 +98,63 @@ def test_trains_on_nan_targets_and_survives_save_load(tmp_path) -> None:
     np.testing.assert_allclose(
         restored.evaluate(x, y_true, verbose=0), model.evaluate(x, y_true, verbose=0), rtol=1e-5
     )
+
+
+def _softmax_grad(loss_fn, y_true: np.ndarray, rows=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row losses and the gradient of their sum w.r.t. a softmax layer's kernel, for the
+    faces ``rows`` of a fixed batch of four (all of them by default)."""
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+    x = np.random.default_rng(5).normal(size=(4, 4))
+    x = tf.constant(x if rows is None else x[rows], tf.float32)
+    with tf.GradientTape() as tape:
+        per_row = loss_fn(tf.constant(y_true, tf.float32), model(x))
+        total = tf.reduce_sum(per_row)
+    return per_row.numpy(), tape.gradient(total, model.trainable_weights[0]).numpy()
+
+
+def test_masked_categorical_crossentropy_ignores_unlabelled_rows() -> None:
+    from utils.losses import MaskedCategoricalCrossentropy
+
+    masked = MaskedCategoricalCrossentropy(reduction=None)
+    unlabelled = np.zeros((4, 3), np.float32)
+    loss, grad = _softmax_grad(masked, unlabelled)
+    assert np.all(loss == 0.0) and np.all(grad == 0.0)
+    # The trap it avoids: Keras' own loss is 0 on such rows, but its gradient is not.
+    plain_loss, plain_grad = _softmax_grad(keras.losses.categorical_crossentropy, unlabelled)
+    assert np.allclose(plain_loss, 0.0)
+    assert np.abs(plain_grad).max() > 1e-3, "Keras fixed the zero-row gradient: reword the docs"
+
+
+def test_masked_categorical_crossentropy_equals_keras_on_labelled_rows() -> None:
+    from utils.losses import MaskedCategoricalCrossentropy
+
+    y = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1]], np.float32)
+    masked_loss, masked_grad = _softmax_grad(MaskedCategoricalCrossentropy(reduction=None), y)
+    labelled = [0, 1, 3]
+    plain_loss, plain_grad = _softmax_grad(
+        keras.losses.categorical_crossentropy, y[labelled], rows=labelled
+    )
+    np.testing.assert_allclose(masked_loss[labelled], plain_loss, rtol=1e-6)
+    assert masked_loss[2] == 0.0
+    # The gradient is that of the labelled faces alone: the unlabelled one adds nothing.
+    np.testing.assert_allclose(masked_grad, plain_grad, rtol=1e-5, atol=1e-7)
+
+
+def test_masked_categorical_crossentropy_survives_save_load(tmp_path) -> None:
+    from utils.losses import MaskedCategoricalCrossentropy
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss=MaskedCategoricalCrossentropy())
+    x = np.random.default_rng(6).normal(size=(8, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[np.arange(8) % 3]
+    y[::2] = 0.0  # half the rows unlabelled
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "masked_cce.keras"
+    model.save(path)
+    restored = keras.models.load_model(path, safe_mode=True)
+    assert isinstance(restored.loss, MaskedCategoricalCrossentropy)
+    np.testing.assert_allclose(
+        restored.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-5
+    )

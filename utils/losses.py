@@ -1,4 +1,5 @@
-"""Losses for the course's models: the masked keypoint loss and the triplet losses.
+"""Losses for the course's models: the masked keypoint loss, the triplet losses, and the
+multi-label and multi-task losses of notebook 09.
 
 Kaggle's keypoint labels are mostly incomplete: only about 30% of its training rows have all 15
 keypoints, the rest have 4. Dropping those rows throws away 70% of the faces. The masked loss
@@ -357,3 +358,38 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "pos_weight": self.pos_weight.tolist()}
+
+
+@keras.saving.register_keras_serializable(package="face_dl")
+class MaskedCategoricalCrossentropy(keras.losses.Loss):
+    """Categorical cross-entropy that ignores faces without a label (an all-zero target row).
+
+    In multi-task data one task's label is often missing: half the AU faces have no emotion.
+    The usual trick is a target row of zeros, which gives zero *loss* under Keras'
+    ``categorical_crossentropy``, but **not zero gradient**: on the TensorFlow backend Keras
+    computes the loss of a softmax output from its logits (``softmax_cross_entropy_with_logits``),
+    whose gradient ``softmax - target`` assumes the target sums to 1. Every unlabelled face then
+    pulls its own prediction towards uniform, and a jointly trained emotion head fights the
+    faces it cannot see. This loss multiplies each row by its label mass (1 for a one-hot row,
+    0 for no label), so an unlabelled face contributes neither loss nor gradient::
+
+        model.compile(loss={"aus": WeightedBinaryCrossentropy(w),
+                            "emotion": MaskedCategoricalCrossentropy()})
+
+    The batch mean still counts the unlabelled rows, so the head's loss (and its share of the
+    gradient) shrinks with the labelled fraction; ``loss_weights=`` can make up for it.
+    """
+
+    def __init__(
+        self,
+        name: str = "masked_categorical_crossentropy",
+        reduction: str = "sum_over_batch_size",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, reduction=reduction, **kwargs)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        labelled = ops.sum(y_true, axis=-1)  # 1 for a one-hot row, 0 where there is no label
+        return labelled * keras.losses.categorical_crossentropy(y_true, y_pred)
