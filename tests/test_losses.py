@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils.losses import masked_mse
+from utils.losses import MaskedCategoricalCrossentropy, masked_mse
 
 
 def reference(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -115,8 +115,6 @@ def _softmax_grad(loss_fn, y_true: np.ndarray, rows=None) -> tuple[np.ndarray, n
 
 
 def test_masked_categorical_crossentropy_ignores_unlabelled_rows() -> None:
-    from utils.losses import MaskedCategoricalCrossentropy
-
     masked = MaskedCategoricalCrossentropy(reduction=None)
     unlabelled = np.zeros((4, 3), np.float32)
     loss, grad = _softmax_grad(masked, unlabelled)
@@ -128,8 +126,6 @@ def test_masked_categorical_crossentropy_ignores_unlabelled_rows() -> None:
 
 
 def test_masked_categorical_crossentropy_equals_keras_on_labelled_rows() -> None:
-    from utils.losses import MaskedCategoricalCrossentropy
-
     y = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0], [0, 0, 1]], np.float32)
     masked_loss, masked_grad = _softmax_grad(MaskedCategoricalCrossentropy(reduction=None), y)
     labelled = [0, 1, 3]
@@ -143,8 +139,6 @@ def test_masked_categorical_crossentropy_equals_keras_on_labelled_rows() -> None
 
 
 def test_masked_categorical_crossentropy_survives_save_load(tmp_path) -> None:
-    from utils.losses import MaskedCategoricalCrossentropy
-
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss=MaskedCategoricalCrossentropy())
     x = np.random.default_rng(6).normal(size=(8, 4)).astype(np.float32)
