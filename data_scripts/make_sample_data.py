@@ -36,6 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from utils import schema
 from utils import synthetic as syn
 from utils.config import DEFAULT_SEED
 from utils.data import EMOTIONS, KEYPOINT_COLUMNS, fer2013_csv_to_folders
@@ -178,7 +179,7 @@ def _emotion_probabilities() -> np.ndarray:
 
 def _missing_mask(rng: np.random.Generator, n: int) -> np.ndarray:
     """(n, 15) True where a keypoint is labelled, in Kaggle's pattern (see the constants)."""
-    four = np.array([syn.KEYPOINT_NAMES.index(k) for k in FOUR_KEYPOINTS])
+    four = np.array([schema.KEYPOINT_NAMES.index(k) for k in FOUR_KEYPOINTS])
     mask = np.zeros((n, 15), dtype=bool)
     n_block = int(round(n * KAGGLE_COMPLETE_BLOCK))
     for i in range(n):
@@ -195,7 +196,7 @@ def _missing_mask(rng: np.random.Generator, n: int) -> np.ndarray:
         else:
             mask[i, four] = True
             if rng.random() < KAGGLE_THREE_IN_FOUR_BLOCK:
-                mask[i, syn.KEYPOINT_NAMES.index("mouth_center_bottom_lip")] = False
+                mask[i, schema.KEYPOINT_NAMES.index("mouth_center_bottom_lip")] = False
     return mask
 
 
@@ -248,10 +249,10 @@ def make_keypoints(root: Path, seed: int, scale: float) -> dict[str, int]:
     lookup, submission, row_id = ["RowId,ImageId,FeatureName,Location"], ["RowId,Location"], 0
     for image_id in range(1, len(test_x) + 1):
         if image_id <= n_full:
-            names = list(syn.KEYPOINT_NAMES)
+            names = list(schema.KEYPOINT_NAMES)
             if rng.random() < 35 / 591:  # Kaggle: 35 of 591 such images ask for 18-28
                 for drop in rng.choice([7, 9, 6, 8], size=int(rng.integers(1, 3)), replace=False):
-                    names.remove(syn.KEYPOINT_NAMES[drop])
+                    names.remove(schema.KEYPOINT_NAMES[drop])
             features = [c for c in KEYPOINT_COLUMNS if c[:-2] in names]
         else:
             features = four_cols
@@ -302,7 +303,7 @@ def make_action_units(root: Path, seed: int, scale: float) -> dict[str, int]:
     detector must look at the lip corners, not at the eyes of a smile)."""
     folder = root / "action_units"
     per = SIZES["au_per_subject"]
-    lines = [",".join(["file", "subject", "emotion", *syn.AU_NAMES])]
+    lines = [",".join(["file", "subject", "emotion", *schema.AU_NAMES])]
     for s in range(_scaled("au_subjects", scale, 3)):
         subject = f"au{s + 1:03d}"
         identity = syn.sample_identity(_rng(seed, "action_units", _SUBJECT_OFFSET + s), subject)
@@ -313,12 +314,12 @@ def make_action_units(root: Path, seed: int, scale: float) -> dict[str, int]:
                 aus = syn.sample_aus(rng, emotion)
             else:
                 emotion = ""
-                chosen = rng.choice(len(syn.AU_NAMES), size=int(rng.integers(1, 4)), replace=False)
-                aus = {syn.AU_NAMES[j]: int(rng.integers(1, 6)) for j in sorted(chosen)}
+                chosen = rng.choice(len(schema.AU_NAMES), size=int(rng.integers(1, 4)), replace=False)
+                aus = {schema.AU_NAMES[j]: int(rng.integers(1, 6)) for j in sorted(chosen)}
             face, _ = _face(rng, identity, emotion, "action_units", aus=aus, occluder_prob=0.03)
             name = f"{subject}_{k + 1:03d}"
             _write(folder / "images" / f"{name}.png", _encode(".png", face.image, name))
-            values = [str(aus.get(a, 0)) for a in syn.AU_NAMES]
+            values = [str(aus.get(a, 0)) for a in schema.AU_NAMES]
             lines.append(",".join([name, subject, emotion, *values]))
     _write(folder / "au_labels.csv", ("\n".join(lines) + "\n").encode())
     return {"action_units_images": len(lines) - 1}

@@ -52,6 +52,7 @@ from data_scripts.training_runs import (
 )
 from utils.config import project_root, set_seed, shared_data_dir
 from utils.data import atomic_write_text
+from utils.precision import resolve_precision, set_precision
 
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 PRETRAINED_DIR = project_root() / "utils" / "pretrained"
@@ -208,6 +209,36 @@ def _warp_numpy(images: np.ndarray, inverse: np.ndarray, chunk: int = 2048) -> n
     return out
 
 
+def random_erasing(
+    faces: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    probability: float = 0.5,
+    area: tuple[float, float] = (0.02, 0.25),
+    aspect: tuple[float, float] = (0.3, 3.3),
+) -> np.ndarray:
+    """Random erasing (Zhong et al., 2017): a random rectangle of noise in some faces.
+
+    With ``probability`` a face gets one rectangle covering ``area`` of it (aspect ratio in
+    ``aspect``, log-uniform), filled with uniform noise in the face's value range, so the
+    network cannot rely on any one part of the face. Works in place on ``(N, H, W)`` floats.
+    """
+    n, h, w = faces.shape
+    hit = rng.random(n) < probability
+    areas = rng.uniform(area[0], area[1], n) * h * w
+    ratios = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1]), n))
+    eh = np.clip(np.rint(np.sqrt(areas * ratios)), 1, h).astype(int)
+    ew = np.clip(np.rint(np.sqrt(areas / ratios)), 1, w).astype(int)
+    top = (rng.random(n) * (h - eh + 1)).astype(int)
+    left = (rng.random(n) * (w - ew + 1)).astype(int)
+    high = float(faces.max()) if faces.size else 1.0
+    noise = rng.random((n, h, w), dtype=np.float32) * high
+    for i in np.flatnonzero(hit):
+        rows, cols = slice(top[i], top[i] + eh[i]), slice(left[i], left[i] + ew[i])
+        faces[i, rows, cols] = noise[i, rows, cols]
+    return faces
+
+
 def to_model_input(faces: np.ndarray) -> np.ndarray:
     """uint8 (or 0-255 float) ``(N, 48, 48)`` faces -> float32 ``(N, 48, 48, 1)`` in [0, 1]."""
     return (np.asarray(faces, np.float32) / np.float32(255.0))[..., None]
@@ -219,26 +250,21 @@ def to_model_input(faces: np.ndarray) -> np.ndarray:
 
 
 def build_model(widths: Sequence[int] = (32, 64, 128, 256), *, dropout: float = 0.4) -> Any:
-    """The emotion classifier: 4 blocks of two 3x3 conv + BN + ReLU, pool, GAP, softmax."""
-    import keras
-    from keras import layers
+    """The emotion classifier, built by the course's own :func:`utils.models.fer_vgg`."""
+    from utils.models import fer_vgg
 
-    inputs = keras.Input((SIZE, SIZE, 1), name="face")
-    x = inputs
-    for i, width in enumerate(widths, start=1):
-        for j in (1, 2):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
-            x = layers.BatchNormalization(name=f"bn{i}_{j}")(x)
-            x = layers.ReLU(name=f"relu{i}_{j}")(x)
-        x = layers.MaxPooling2D(name=f"pool{i}")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(len(EMOTIONS), activation="softmax", name="emotion")(x)
-    return keras.Model(inputs, outputs, name="fer2013_cnn")
+    return fer_vgg(widths, dropout=dropout)
 
 
 def compile_model(
-    model: Any, *, lr: float, weight_decay: float, steps: int, warmup: int, smoothing: float
+    model: Any,
+    *,
+    lr: float,
+    weight_decay: float,
+    steps: int,
+    warmup: int,
+    smoothing: float,
+    jit: bool = True,
 ) -> None:
     import keras
 
@@ -248,9 +274,9 @@ def compile_model(
         ),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
         metrics=["accuracy"],
-        # Keras leaves XLA off on CPU-only TensorFlow; on this network it is ~17% faster there
-        # (75 -> 88 img/s on a 2-core CPU), and JAX/GPU compile it anyway.
-        jit_compile=True,
+        # Keras leaves XLA off on CPU-only TensorFlow; in float32 it is ~17% faster there, but
+        # with mixed bfloat16 it halves the speed on CPU (benchmarks/train_speed.py).
+        jit_compile=jit,
     )
 
 
@@ -506,7 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-2)
     parser.add_argument("--warmup-epochs", type=int, default=3)
-    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--val-fraction", type=float, default=0.05)
+    parser.add_argument("--erase", type=float, default=0.5, help="random-erasing probability")
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     out: Path = args.out
@@ -549,9 +577,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "label_smoothing": 0.1,
             "val_fraction": args.val_fraction,
             "limit": args.limit,
+            "erase": args.erase,
+            "precision": resolve_precision(args.precision),
         },
     )
     settings = state["settings"]
+    set_precision(settings.get("precision", "fp32"))
 
     set_seed(state["seed"])
     images, labels = load_split(Path(state["data"]), "Training")
@@ -572,6 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             steps=steps_per_epoch * state["epochs"],
             warmup=steps_per_epoch * settings["warmup_epochs"],
             smoothing=settings["label_smoothing"],
+            jit=settings.get("precision", "fp32") == "fp32",
         )
         return model
 
@@ -580,6 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def epoch_data(epoch: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([state["seed"], epoch])
         faces = random_affine_batch(x_train, rng) / np.float32(255.0)
+        if settings.get("erase"):
+            faces = random_erasing(faces, rng, probability=settings["erase"])
         return faces[..., None], one_hot(y_train)
 
     fit_resumable(

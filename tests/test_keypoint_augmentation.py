@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from utils import keypoint_augmentation as ka
 from utils.data import KEYPOINT_COLUMNS
+from utils.schema import mirror_name
 
 # A plausible face layout (x, y) in Kaggle order; left_* = the subject's left = larger x.
 LAYOUT = np.array(
@@ -117,7 +118,7 @@ def test_after_a_flip_each_label_points_at_the_mirrored_part(backend: str) -> No
         value = flipped[int(round(y)), int(round(x)), 0]
         assert x == pytest.approx(round(x)) and value > 0, f"{NAMES[k]} is not on a dot"
         # ...and on the *mirror twin's* dot: the mirrored face's left eye is the old right eye.
-        twin = NAMES.index(ka._swap_side(NAMES[k]))
+        twin = NAMES.index(mirror_name(NAMES[k]))
         assert value == pytest.approx(brightness(twin)), f"{NAMES[k]} points at the wrong part"
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from data_scripts import make_sample_data as msd
+from utils import schema
 from utils import synthetic as syn
 from utils.data import EMOTIONS, KEYPOINT_COLUMNS
 
@@ -190,8 +191,8 @@ def test_fer2013_csv_and_folders(sample_data: Path) -> None:
 def test_au_table_is_consistent_with_emotions_and_images(sample_data: Path) -> None:
     folder = sample_data / "action_units"
     table = pd.read_csv(folder / "au_labels.csv", dtype={"emotion": str})
-    assert list(table.columns) == ["file", "subject", "emotion", *syn.AU_NAMES]
-    values = table[syn.AU_NAMES].to_numpy()
+    assert list(table.columns) == ["file", "subject", "emotion", *schema.AU_NAMES]
+    values = table[schema.AU_NAMES].to_numpy()
     assert values.dtype.kind == "i" and values.min() == 0 and values.max() == 5
     assert (values > 0).sum(axis=0).min() >= 40  # every AU has positives to learn from
     assert table["subject"].value_counts().min() >= 20
@@ -226,7 +227,7 @@ def test_course_loaders_read_every_part(sample_data: Path) -> None:
     fer = load_fer2013(sample_data / "fer2013" / "fer2013.csv", split="PublicTest")
     assert fer.images.shape[1:] == (48, 48, 1) and len(fer.labels) > 0
     au = load_action_units(sample_data / "action_units")
-    assert au.au_names == syn.AU_NAMES and au.images.shape[1:] == (96, 96, 1)
+    assert au.au_names == schema.AU_NAMES and au.images.shape[1:] == (96, 96, 1)
     people = load_identities(sample_data / "identities")
     assert people.images.shape[1:] == (112, 92, 1) and len(people.names) >= 50
 

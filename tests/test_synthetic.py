@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 
+from utils import schema
 from utils import synthetic as syn
 from utils.data import EMOTIONS
 
-KP = {name: i for i, name in enumerate(syn.KEYPOINT_NAMES)}
+KP = {name: i for i, name in enumerate(schema.KEYPOINT_NAMES)}
 CLEAN = syn.Imaging(background=120.0, noise=0.0)  # no noise, blur, light or occluder
 
 
@@ -138,7 +139,7 @@ def test_each_au_moves_only_its_keypoints(au: str) -> None:
     before = syn.render_face(ident, {}, syn.Pose(), CLEAN).keypoints
     after = syn.render_face(ident, {au: 5}, syn.Pose(), CLEAN).keypoints
     moved = {
-        syn.KEYPOINT_NAMES[i] for i in np.flatnonzero(np.abs(after - before).max(axis=1) > 1e-9)
+        schema.KEYPOINT_NAMES[i] for i in np.flatnonzero(np.abs(after - before).max(axis=1) > 1e-9)
     }
     assert moved == MOVES[au]
 
@@ -150,7 +151,7 @@ def _changed_pixels(au: str, ident: syn.Identity) -> tuple[np.ndarray, np.ndarra
     return diff, before.keypoints
 
 
-@pytest.mark.parametrize("au", syn.AU_NAMES)
+@pytest.mark.parametrize("au", schema.AU_NAMES)
 def test_each_au_changes_only_its_region(au: str) -> None:
     """The pixels an AU changes lie in its part of the face (AU12: lip corners and furrows)."""
     for ident in identities(6, seed=8):
@@ -161,7 +162,7 @@ def test_each_au_changes_only_its_region(au: str) -> None:
         nose_y = k[KP["nose_tip"], 1]
         mouth = k[[KP[n] for n in ("mouth_left_corner", "mouth_right_corner",
                                     "mouth_center_top_lip", "mouth_center_bottom_lip")]]  # fmt: skip
-        region = syn.AU_REGIONS[au]
+        region = schema.AU_REGIONS[au]
         if region == "brows":
             assert ys.max() <= eye_y + 3, (au, ident.subject)
         elif region == "eyes":
@@ -184,7 +185,7 @@ def test_sample_aus_composes_each_emotion_from_its_prototype(emotion: str) -> No
     proto = syn.EMOTION_PROTOTYPES[emotion]
     draws = [syn.sample_aus(rng, emotion) for _ in range(300)]
     for aus in draws:
-        assert set(aus) <= set(syn.AU_NAMES)
+        assert set(aus) <= set(schema.AU_NAMES)
         assert all(isinstance(v, int) and 1 <= v <= 5 for v in aus.values())
         assert set(proto["core"]) <= set(aus)
         if emotion == "disgust":

@@ -42,57 +42,24 @@ import cv2
 import numpy as np
 import pandas as pd
 
-#: FER-2013's emotion classes; the label of each is its index here.
-EMOTIONS: list[str] = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-
-#: Kaggle Facial Keypoints' 30 label columns, in the competition's order. ``left_*`` is the
-#: subject's left (larger x: it appears on the image's right).
-KEYPOINT_COLUMNS: list[str] = [
-    "left_eye_center_x",
-    "left_eye_center_y",
-    "right_eye_center_x",
-    "right_eye_center_y",
-    "left_eye_inner_corner_x",
-    "left_eye_inner_corner_y",
-    "left_eye_outer_corner_x",
-    "left_eye_outer_corner_y",
-    "right_eye_inner_corner_x",
-    "right_eye_inner_corner_y",
-    "right_eye_outer_corner_x",
-    "right_eye_outer_corner_y",
-    "left_eyebrow_inner_end_x",
-    "left_eyebrow_inner_end_y",
-    "left_eyebrow_outer_end_x",
-    "left_eyebrow_outer_end_y",
-    "right_eyebrow_inner_end_x",
-    "right_eyebrow_inner_end_y",
-    "right_eyebrow_outer_end_x",
-    "right_eyebrow_outer_end_y",
-    "nose_tip_x",
-    "nose_tip_y",
-    "mouth_left_corner_x",
-    "mouth_left_corner_y",
-    "mouth_right_corner_x",
-    "mouth_right_corner_y",
-    "mouth_center_top_lip_x",
-    "mouth_center_top_lip_y",
-    "mouth_center_bottom_lip_x",
-    "mouth_center_bottom_lip_y",
-]
-
-#: The 15 Kaggle keypoints (each is an (x, y) pair of :data:`KEYPOINT_COLUMNS`).
-KEYPOINT_NAMES: list[str] = [c[:-2] for c in KEYPOINT_COLUMNS[::2]]
-
-#: The three parts of FER-2013 (the ``Usage`` column of ``fer2013.csv``).
-FER_USAGES: list[str] = ["Training", "PublicTest", "PrivateTest"]
+# The vocabulary and the atomic writes live in utils.schema and utils.io; they are imported
+# here too because notebooks and users know them as ``utils.data.EMOTIONS`` and so on.
+from utils.io import atomic_write_bytes, atomic_write_text  # noqa: F401
+from utils.schema import (  # noqa: F401
+    AU_MAX,
+    AU_SIZE,
+    EMOTIONS,
+    FER_SIZE,
+    FER_USAGES,
+    KEYPOINT_COLUMNS,
+    KEYPOINT_NAMES,
+    KEYPOINT_SIZE,
+)
 
 #: Folder of each ``Usage`` in the msambare layout (Kaggle's ``msambare/fer2013``).
 _MSAMBARE_FOLDER = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
 #: Folder of each ``Usage`` in the ``layout="usage"`` layout (one folder per part).
 _USAGE_FOLDER = {"Training": "train", "PublicTest": "validation", "PrivateTest": "test"}
-
-FER_SIZE = 48
-KEYPOINT_SIZE = 96
 
 
 class DataFormatError(ValueError):
@@ -100,30 +67,8 @@ class DataFormatError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------
-# Small shared helpers: atomic writes, pixel-string parsing, image decoding
+# Small shared helpers: pixel-string parsing, image decoding
 # --------------------------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, then ``os.replace``.
-
-    A crash half-way never leaves a truncated file under the final name.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _parse_pixel_strings(
@@ -1010,8 +955,6 @@ class ActionUnitData:
 
 
 AU_TABLE = "au_labels.csv"
-AU_SIZE = 96
-AU_MAX = 5.0
 
 
 def load_action_units(path: str | os.PathLike[str], *, size: int = AU_SIZE) -> ActionUnitData:

@@ -32,32 +32,10 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from utils.data import KEYPOINT_COLUMNS
+from utils.schema import FLIP_PERMUTATION, KEYPOINT_COLUMNS
 
 OutOfBounds = Literal["nan", "keep"]
 
-
-def _swap_side(name: str) -> str:
-    if name.startswith("left_"):
-        return "right_" + name[len("left_") :]
-    if name.startswith("right_"):
-        return "left_" + name[len("right_") :]
-    # mouth_left_corner <-> mouth_right_corner: the side is in the middle of the name.
-    if "_left_" in name:
-        return name.replace("_left_", "_right_")
-    if "_right_" in name:
-        return name.replace("_right_", "_left_")
-    return name  # nose tip, centre of the lips: on the mirror axis
-
-
-def _flip_permutation(columns: list[str]) -> np.ndarray:
-    index = {name: i for i, name in enumerate(columns)}
-    return np.array([index[_swap_side(name)] for name in columns], dtype=np.int64)
-
-
-#: After a flip, column ``j`` takes its value from column ``FLIP_PERMUTATION[j]``: each
-#: ``left_*`` coordinate swaps with its ``right_*`` twin; nose tip and lip centres stay.
-FLIP_PERMUTATION: np.ndarray = _flip_permutation(KEYPOINT_COLUMNS)
 
 #: ``True`` for the x columns (even positions in Kaggle's interleaved x, y order).
 _IS_X = np.arange(len(KEYPOINT_COLUMNS)) % 2 == 0

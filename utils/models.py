@@ -236,6 +236,42 @@ def fer_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
+def fer_vgg(
+    widths: Sequence[int] = (32, 64, 128, 256),
+    *,
+    dropout: float = 0.4,
+    input_shape: Sequence[int] = FER_INPUT_SHAPE,
+    classes: int = FER_CLASSES,
+    name: str = "fer2013_cnn",
+) -> keras.Model:
+    """The shipped emotion network: VGG-style blocks of two 3x3 convs, then global pooling.
+
+    Each block is two (3x3 conv -> batch norm -> ReLU) followed by a 2x2 max-pool; after the
+    last block, global average pooling (one number per channel, so the head has no large
+    dense layer and the file stays small), dropout and a softmax. With the default widths it
+    has 1.18 M parameters. ``python -m utils.train_fer --preset shipped`` trains it.
+
+    The softmax layer computes in float32 even under a ``mixed_bfloat16`` policy
+    (:func:`utils.precision.set_precision`), so probabilities keep their precision.
+    """
+    if not widths or any(int(w) < 1 for w in widths):
+        raise ValueError(f"widths={tuple(widths)!r}: expected one positive width per block")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout!r}: expected a rate in [0, 1)")
+    inputs = keras.Input(shape=tuple(input_shape), name="face")
+    x = inputs
+    for i, width in enumerate(widths, start=1):
+        for j in (1, 2):
+            x = layers.Conv2D(int(width), 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
+            x = layers.BatchNormalization(name=f"bn{i}_{j}")(x)
+            x = layers.ReLU(name=f"relu{i}_{j}")(x)
+        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="emotion")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def fer_baseline_cnn(
     filters: Sequence[int] = (32, 64),
     dense: int = 128,
