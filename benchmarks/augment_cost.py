@@ -4,11 +4,11 @@
 in-memory batch, side by side in one run (microseconds per face, median of ``--repeats``):
 
 * TensorFlow's warp op alone (``ImageProjectiveTransformV3``, bilinear, reflect) and the
-  whole :func:`utils.pipelines.tf_augment` (flip + warp + contrast), both in a
+  whole :func:`utils.augmentation.tf_augment` (flip + warp + contrast), both in a
   ``tf.function`` as a ``tf.data`` map runs them;
 * OpenCV's ``cv2.warpAffine`` alone, one call per face, and the whole
-  :func:`utils.pipelines.augment_batch_opencv` (what ``backend="opencv"`` maps);
-* :func:`utils.pipelines.augment_image_numpy`, one face at a time: the Python generator's
+  :func:`utils.augmentation.augment_batch_opencv` (what ``backend="opencv"`` maps);
+* :func:`utils.augmentation.augment_image_numpy`, one face at a time: the Python generator's
   augmentation.
 
     python -m benchmarks.augment_cost
@@ -56,14 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from utils.config import report_environment
-    from utils.pipelines import (
+    from utils.augmentation import (
         AugmentConfig,
         _affine_matrices,  # noqa: PLC2701 (the matrices augment_batch_opencv uses)
         augment_batch_opencv,
         augment_image_numpy,
         tf_augment,
     )
+    from utils.environment import report_environment
 
     report_environment()
     n = args.batch_size

@@ -65,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, name) < 1:
             parser.error(f"--{name} {getattr(args, name)}: expected a positive number")
 
-    from utils.config import report_environment, resolve_data, set_seed
+    from utils.config import resolve_data
+    from utils.environment import report_environment
+    from utils.seeding import set_seed
 
     report_environment()
     set_seed(args.seed)
@@ -82,8 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, folder: Path) -> int:
     import keras
 
+    from utils.augmentation import AugmentConfig
     from utils.models import fer_cnn
-    from utils.pipelines import AUTOTUNE, AugmentConfig, list_fer_images, measure_throughput
+    from utils.pipelines import AUTOTUNE, list_fer_images
+    from utils.throughput import measure_throughput
 
     files, labels = list_fer_images(folder, limit=args.images, seed=args.seed)
     model = None

@@ -1,8 +1,8 @@
 """Benchmark: can face detection + emotion recognition keep up with a webcam (30 frames/s)?
 
-Times the full path of ``utils.faces.FramePipeline`` -- detect (Haar cascade), crop to 48x48,
+Times the full path of ``utils.realtime.FramePipeline`` -- detect (Haar cascade), crop to 48x48,
 predict the emotion -- on 640x480 frames made from photos that ship with the libraries
-(``utils.faces.realtime_frames``: one face, three faces, no face), and prints
+(``utils.realtime.realtime_frames``: one face, three faces, no face), and prints
 
 * frames per second and each stage's share of the time, for the default real-time settings
   and for the slower "photo" settings (full-size detection, finer search);
@@ -43,7 +43,7 @@ def _row(label: str, summary: dict[str, Any], cpu_ms: float) -> str:
 
 
 def _timed(pipeline: Any, frame: Any, n: int) -> tuple[dict[str, Any], float]:
-    from utils.faces import time_pipeline
+    from utils.realtime import time_pipeline
 
     cpu = time.process_time()
     summary = time_pipeline(pipeline, frame, n)
@@ -67,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import cv2
     import numpy as np
 
-    from utils.config import report_environment
-    from utils.faces import FramePipeline, realtime_frames
+    from utils.environment import report_environment
     from utils.inference import load_emotion_model
+    from utils.realtime import FramePipeline, realtime_frames
 
     report_environment()
     print(f"CPU cores visible: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (
         f"{'setting':<34} {'faces':>5} {'fps':>7} {'ms/frame':>8} {'cpu ms':>7}   stages (mean)"
     )
-    print("\n== The full path, default real-time settings (utils.faces.FramePipeline()) ==")
+    print("\n== The full path, default real-time settings (utils.realtime.FramePipeline()) ==")
     print(header)
     for name, frame in frames.items():
         summary, cpu_ms = _timed(FramePipeline(model), frame, args.frames)

@@ -54,11 +54,12 @@ def calibrate_keypoints(folder: Path, epochs: int, seed: int) -> dict[str, float
     """Validation RMSE (px, labelled coordinates only) of four keypoint models."""
     import keras
 
-    from utils.config import set_seed
-    from utils.data import load_keypoints, split_by_subject
+    from utils.data_keypoints import load_keypoints
     from utils.losses import masked_mse
     from utils.metrics import rmse_pixels
     from utils.models import keypoint_convnet, keypoint_single_layer
+    from utils.seeding import set_seed
+    from utils.splits import split_by_subject
 
     data = load_keypoints(folder, split="training")
     X, Y = data.images, data.keypoints
@@ -87,10 +88,10 @@ def calibrate_fer(folder: Path, epochs: int, seed: int) -> dict[str, float]:
     """PublicTest accuracy and macro F1 of a linear model and a small convnet."""
     import keras
 
-    from utils.config import set_seed
-    from utils.data import load_fer2013
+    from utils.data_fer2013 import load_fer2013
     from utils.metrics import accuracy, macro_f1
     from utils.models import fer_cnn
+    from utils.seeding import set_seed
 
     train = load_fer2013(folder, split="Training")
     test = load_fer2013(folder, split="PublicTest")
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(results, args.epochs))
     print(f"\n({results['seconds']:.0f} s)")
     if args.json is not None:
-        from utils.data import atomic_write_text
+        from utils.io import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(results, indent=1, sort_keys=True) + "\n")
     return 0

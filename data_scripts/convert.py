@@ -4,8 +4,8 @@
     python -m data_scripts.convert folders-to-fer2013 fer2013_folder_or.zip fer2013.csv
     python -m data_scripts.convert keypoints-to-npz training.csv training.npz [--split test]
 
-Each command is a thin wrapper over a ``utils.data`` function of the same idea, so notebooks
-and scripts can call those directly. Bad input stops with exit code 1 and a one-line reason.
+Each command is a thin wrapper over a function of the same idea (in ``utils.data_fer2013``
+and ``utils.data_keypoints``), so notebooks and scripts can call those directly. Bad input stops with exit code 1 and a one-line reason.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from utils.data import fer2013_csv_to_folders, folders_to_fer2013_csv, keypoints_to_npz
+from utils.data_fer2013 import fer2013_csv_to_folders, folders_to_fer2013_csv
+from utils.data_keypoints import keypoints_to_npz
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -22,8 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from utils.archives import extract_zip
 from utils.config import DATASET_DIRS, kaggle_dir
-from utils.data import DataFormatError, atomic_write_text, extract_zip
+from utils.io import atomic_write_text
+from utils.schema import DataFormatError
 
 CHECKSUMS = "checksums.json"
 EXIT_NEEDS_USER = 2

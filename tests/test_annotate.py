@@ -1,8 +1,6 @@
-"""Drawing boxes, labels, emoji and keypoints; decoding uploads; the upload widget."""
+"""Drawing boxes, labels, emoji and keypoints; decoding and encoding pictures; figures."""
 
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 import cv2
 import numpy as np
@@ -12,34 +10,21 @@ from matplotlib.figure import Figure
 from utils.annotate import (
     EMOTION_COLOURS,
     NotAnImageError,
-    UploadDemo,
     annotate_frame,
-    annotate_photo,
     decode_image,
     emoji_image,
     encode_image,
-    photo_pipeline,
     plot_emotion_probabilities,
     plot_photos,
     shrink,
-    upload_demo,
 )
 from utils.faces import sample_photos
-from utils.inference import EMOTIONS
+from utils.schema import EMOTIONS
 
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
     return sample_photos()["astronaut"]
-
-
-@pytest.fixture(scope="module")
-def pipeline():
-    from utils.config import set_seed
-    from utils.models import fer_cnn
-
-    set_seed(0)
-    return photo_pipeline(fer_cnn((8, 16), 16), keypoints=True)
 
 
 def test_each_emotion_has_its_own_round_emoji() -> None:
@@ -113,52 +98,6 @@ def test_decode_and_encode_round_trip_and_errors(astronaut: np.ndarray) -> None:
 def test_shrink_only_shrinks(astronaut: np.ndarray) -> None:
     assert shrink(astronaut, 1024) is astronaut
     assert shrink(astronaut, 256).shape == (256, 256, 3)
-
-
-def test_annotate_photo_finds_the_astronaut(astronaut: np.ndarray, pipeline) -> None:
-    annotated, result = annotate_photo(astronaut, pipeline)
-    assert annotated.shape == astronaut.shape
-    assert len(result.boxes) == 1 and result.keypoints is not None
-    x, y, w, h = result.boxes[0]
-    assert abs(x + w / 2 - 225) < 20 and abs(y + h / 2 - 115) < 20
-
-
-def test_upload_demo_shows_an_annotated_photo(astronaut: np.ndarray, pipeline) -> None:
-    demo = UploadDemo(pipeline)
-    assert "upload-demo" in demo._dom_classes
-    assert "upload-demo-input" in demo.upload._dom_classes
-    assert "upload-demo-result" in demo.result._dom_classes
-    assert "upload-demo-message" in demo.message._dom_classes
-    # What the browser sends: FileUpload's value changes to a tuple of file dicts.
-    jpeg = encode_image(astronaut, ".jpg")
-    upload = {
-        "name": "me.jpg",
-        "type": "image/jpeg",
-        "size": len(jpeg),
-        "content": memoryview(jpeg),
-    }
-    demo.upload.value = ({**upload, "last_modified": datetime.now(timezone.utc)},)
-    shown = decode_image(demo.result.value, "result")
-    assert shown.shape == astronaut.shape  # 512 px fits max_side=800
-    assert np.abs(shown.astype(int) - astronaut).max() > 100  # annotations drawn
-    assert "me.jpg: 1 face(s)" in demo.message.value
-
-
-def test_upload_demo_explains_bad_files(astronaut: np.ndarray, pipeline) -> None:
-    demo = UploadDemo(pipeline)
-    assert demo.show_file("report.pdf", b"%PDF-1.4 not an image") is False
-    assert "report.pdf" in demo.message.value and "not a picture" in demo.message.value
-    assert demo.result.value == b"" and demo.result.layout.display == "none"
-    blank = encode_image(np.full((200, 200, 3), 90, np.uint8), ".png")
-    assert demo.show_file("wall.png", blank) is False
-    assert "no face found" in demo.message.value
-    assert demo.result.layout.display is None  # the photo is still shown
-    assert demo.show_file("me.png", encode_image(astronaut)) is True
-
-
-def test_upload_demo_builds_without_loading_a_model() -> None:
-    demo = upload_demo()
-    assert isinstance(demo, UploadDemo) and demo.pipeline is None
 
 
 def test_figures() -> None:

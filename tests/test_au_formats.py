@@ -21,7 +21,8 @@ from utils.au_formats import (
     read_ck_facs,
     read_ck_landmarks,
 )
-from utils.data import EMOTIONS, DataFormatError, split_by_subject
+from utils.schema import EMOTIONS, DataFormatError
+from utils.splits import split_by_subject
 
 # ---------------------------------------------------------------------------------------- JAFFE
 

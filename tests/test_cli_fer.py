@@ -60,7 +60,7 @@ def test_verify_prints_the_table_for_each_split(
 
 
 def test_verify_table_matches_the_models_predictions(trained_cnn: Path, sample_data: Path) -> None:
-    from utils.pipelines import load_fer_splits
+    from utils.splits import load_fer_splits
 
     model = verify_model.load_model(trained_cnn.parent / "cnn.keras")
     splits = load_fer_splits(sample_data / "fer2013", limit=100)

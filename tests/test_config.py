@@ -1,10 +1,9 @@
-"""utils.config: resolving DATA, the data folders and seeding."""
+"""utils.config: resolving DATA, the data folders, generating the sample data on first use."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from utils import config
@@ -36,28 +35,6 @@ def test_resolve_sample(sample_data: Path) -> None:
         assert path == sample_data / folder and path.is_dir()
 
 
-def test_set_seed_makes_keras_and_numpy_repeatable() -> None:
-    import keras
-
-    def draw() -> tuple[np.ndarray, np.ndarray]:
-        config.set_seed(7)
-        layer = keras.layers.Dense(3)
-        layer.build((None, 4))
-        return np.random.rand(3), np.asarray(layer.kernel)  # noqa: NPY002 - the global RNG is what set_seed must fix
-
-    (a1, w1), (a2, w2) = draw(), draw()
-    np.testing.assert_array_equal(a1, a2)
-    np.testing.assert_array_equal(w1, w2)
-
-
-def test_report_environment_says_what_to_do_without_gpu(capsys: pytest.CaptureFixture[str]) -> None:
-    info = config.report_environment()
-    out = capsys.readouterr().out
-    assert "TensorFlow" in out and info["tensorflow"]
-    if not info["gpus"]:
-        assert "tensorflow[and-cuda]" in out
-
-
 def test_two_callers_at_once_get_the_sample_data(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -69,18 +46,18 @@ def test_two_callers_at_once_get_the_sample_data(
     import threading
     import time
 
-    from data_scripts import make_sample_data
+    from utils import sample_data
 
-    real_generate = make_sample_data.generate
+    real_generate = sample_data.generate
     writes: list[Path] = []
 
     def tiny_generate(path: Path) -> Path:
         writes.append(path)
         return real_generate(path, scale=0.02)
 
-    monkeypatch.setattr(make_sample_data, "generate", tiny_generate)
+    monkeypatch.setattr(sample_data, "generate", tiny_generate)
     monkeypatch.setattr(
-        make_sample_data, "is_complete", lambda path, **_: (Path(path) / "manifest.json").exists()
+        sample_data, "is_complete", lambda path, **_: (Path(path) / "manifest.json").exists()
     )
     out = tmp_path / "sample"
     results: list[Path] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from utils.course import NotebookResult, notebook_paths, run_notebook, write_summary
+from utils.course import NotebookResult, run_notebook, write_summary
 
 
 def _tiny_notebook(path: Path, body: str) -> Path:
@@ -54,9 +54,3 @@ def test_write_summary(tmp_path: Path) -> None:
     assert "**total** | | 15.5" in text
     assert (tmp_path / "summary.csv").read_text().splitlines()[0].startswith("notebook,status")
     assert not list(tmp_path.glob("*.tmp"))
-
-
-def test_notebook_paths_are_numbered_and_sorted() -> None:
-    names = [p.name for p in notebook_paths()]
-    assert names == sorted(names)
-    assert all(n[:2].isdigit() and n[2] == "_" for n in names)

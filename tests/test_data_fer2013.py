@@ -1,4 +1,4 @@
-"""utils.data FER-2013: fer2013.csv, the msambare folders, their zip, and the converters."""
+"""utils.data_fer2013: fer2013.csv, the msambare folders, their zip, and the converters."""
 
 from __future__ import annotations
 
@@ -14,15 +14,13 @@ import pandas as pd
 import pytest
 
 from data_scripts.convert import main as convert_main
-from utils.data import (
-    EMOTIONS,
-    FER_USAGES,
-    DataFormatError,
+from utils.data_fer2013 import (
     fer2013_csv_to_folders,
     folders_to_fer2013_csv,
     load_fer2013,
-    records_from_fer2013,
+    write_fer2013_csv,
 )
+from utils.schema import EMOTIONS, FER_USAGES, DataFormatError
 
 USAGES = ["Training"] * 8 + ["PublicTest"] * 4 + ["PrivateTest"] * 3
 
@@ -165,12 +163,6 @@ def test_colour_and_odd_sizes_converted_with_one_warning(tmp_path: Path) -> None
     assert images.shape == (4, 48, 48, 1) and labels.tolist() == [3, 3, 3, 3]
     # Red converts to gray with OpenCV's luma weights (0.299 R): about 76/255.
     assert abs(float(images[3].mean()) - 0.299) < 0.01
-
-
-def test_records_from_fer2013(fer_csv: Path) -> None:
-    records = records_from_fer2013(load_fer2013(fer_csv, "val"))
-    assert [r.emotion for r in records] == [1, 2, 3, 4]
-    assert records[0].attributes["usage"] == "PublicTest" and records[0].subject_id is None
 
 
 def test_cli_round_trip(fer_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -343,3 +335,35 @@ def test_interleaved_usages_keep_row_numbers(tmp_path: Path) -> None:
     frame.loc[bad_row, "pixels"] = "1 2 3"
     with pytest.raises(DataFormatError, match=rf"row {bad_row + 2}: 3 pixel values"):
         load_fer2013(_write(frame, tmp_path), "test")
+
+
+# --------------------------------------------------------------------------------------------
+# write_fer2013_csv: arrays to a fer2013.csv
+# --------------------------------------------------------------------------------------------
+
+
+def _float_faces(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random float faces in [0, 1], shape (n, 48, 48, 1), and labels 0..6."""
+    rng = np.random.default_rng(0)
+    return rng.random((n, 48, 48, 1), dtype=np.float32), (np.arange(n) % 7).astype(np.int64)
+
+
+def test_write_fer2013_csv_round_trips(tmp_path: Path) -> None:
+    x, y = _float_faces(14)
+    path = write_fer2013_csv(tmp_path / "sub" / "fer2013.csv", x, y)
+    assert path.read_text().splitlines()[0] == "emotion,pixels,Usage"
+    back = load_fer2013(path, split="Training")
+    np.testing.assert_array_equal(back.labels, y)
+    np.testing.assert_allclose(back.images, np.rint(x * 255) / 255, atol=1e-6)
+    assert [p.name for p in path.parent.iterdir()] == ["fer2013.csv"]  # no temp file left
+
+
+def test_write_fer2013_csv_rejects_bad_input(tmp_path: Path) -> None:
+    x, y = _float_faces(4)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        write_fer2013_csv(tmp_path / "a.csv", x * 2, y)
+    with pytest.raises(ValueError, match="labels"):
+        write_fer2013_csv(tmp_path / "a.csv", x, y[:3])
+    with pytest.raises(ValueError, match="usage"):
+        write_fer2013_csv(tmp_path / "a.csv", x, y, ["Training"] * 3)
+    assert not list(tmp_path.iterdir())

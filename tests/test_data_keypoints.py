@@ -1,4 +1,4 @@
-"""utils.data keypoint loading: Kaggle's training.csv/test.csv, zips, folders, subjects, caches."""
+"""utils.data_keypoints: Kaggle's training.csv/test.csv, zips, folders, subjects, npz caches."""
 
 from __future__ import annotations
 
@@ -10,17 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.data import (
-    KEYPOINT_COLUMNS,
-    KEYPOINT_NAMES,
-    DataFormatError,
-    KeypointData,
-    keypoints_to_npz,
-    load_cached,
-    load_keypoints,
-    records_from_keypoints,
-    serialize,
-)
+from utils.data_keypoints import KeypointData, keypoints_to_npz, load_keypoints
+from utils.schema import KEYPOINT_COLUMNS, KEYPOINT_NAMES, DataFormatError
 
 N = 6
 
@@ -154,14 +145,6 @@ def test_folder_holding_both_csvs(tmp_path: Path) -> None:
     assert len(load_keypoints(tmp_path / "kaggle", "test")) == 3
 
 
-def test_records_from_keypoints_pair_x_and_y(tmp_path: Path) -> None:
-    frame, _, keypoints = make_training()
-    records = records_from_keypoints(load_keypoints(write_csv(frame, tmp_path / "training.csv")))
-    assert len(records) == N and records[0].landmarks.shape == (15, 2)
-    np.testing.assert_allclose(records[2].landmarks[0], keypoints[2, :2], atol=1e-4)
-    assert records[0].attributes["id"] == 1 and records[0].emotion is None
-
-
 # --- bad input: every message names the file, the row and what was expected -----------------
 
 
@@ -279,42 +262,6 @@ def test_keypoints_to_npz_round_trip_without_pickle(tmp_path: Path) -> None:
     assert again.subjects.tolist() == list("abcabc")
 
 
-def test_load_cached_parses_once_and_notices_changes(tmp_path: Path) -> None:
-    csv = tmp_path / "table.csv"
-    csv.write_text("a\n1\n2\n")
-    calls = []
-
-    def loader(path: Path) -> dict[str, np.ndarray]:
-        calls.append(path)
-        return {"a": pd.read_csv(path)["a"].to_numpy()}
-
-    first = load_cached(csv, loader, cache_dir=tmp_path / "cache")
-    second = load_cached(csv, loader, cache_dir=tmp_path / "cache")
-    assert len(calls) == 1
-    np.testing.assert_array_equal(first["a"], second["a"])
-    assert set(second) == {"a"}
-    csv.write_text("a\n1\n2\n3\n")  # a different size: the cache must be rebuilt
-    third = load_cached(csv, loader, cache_dir=tmp_path / "cache")
-    assert len(calls) == 2 and third["a"].tolist() == [1, 2, 3]
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1  # replaced, not accumulated
-
-
-def test_load_cached_rebuilds_a_damaged_cache(tmp_path: Path) -> None:
-    csv = tmp_path / "t.csv"
-    csv.write_text("a\n5\n")
-    calls = []
-
-    def loader(path: Path) -> dict[str, np.ndarray]:
-        calls.append(1)
-        return {"a": np.array([5])}
-
-    load_cached(csv, loader, cache_dir=tmp_path)
-    for cache in tmp_path.glob("*.npz"):
-        cache.write_bytes(b"garbage")
-    assert load_cached(csv, loader, cache_dir=tmp_path)["a"].tolist() == [5]
-    assert len(calls) == 2
-
-
 def test_load_keypoints_with_cache_dir(tmp_path: Path) -> None:
     frame, _, keypoints = make_training()
     csv = write_csv(frame, tmp_path / "training.csv")
@@ -323,17 +270,6 @@ def test_load_keypoints_with_cache_dir(tmp_path: Path) -> None:
     assert isinstance(second, KeypointData)
     np.testing.assert_array_equal(first.images, second.images)
     np.testing.assert_allclose(second.keypoints, keypoints, atol=1e-4)
-
-
-def test_serialize_is_atomic_and_refuses_objects(tmp_path: Path) -> None:
-    path = serialize(tmp_path / "a.npz", x=np.arange(3), names=np.array(["a", "bc"], dtype=object))
-    with np.load(path, allow_pickle=False) as npz:
-        assert npz["names"].tolist() == ["a", "bc"]
-    assert [p.name for p in tmp_path.iterdir()] == ["a.npz"]  # no temp file left behind
-    with pytest.raises(ValueError, match=r"'bad' holds Python objects"):
-        serialize(tmp_path / "b.npz", bad=np.array([{"x": 1}], dtype=object))
-    with pytest.raises(ValueError, match=r"\.npz"):
-        serialize(tmp_path / "c.pkl", x=np.arange(2))
 
 
 def test_sample_data_keypoints(sample_data: Path) -> None:

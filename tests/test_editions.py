@@ -13,17 +13,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from data_scripts.make_editions import (
+from utils.config import project_root
+from utils.course import run_notebook
+from utils.editions import (
     BEGIN,
     END,
     EditionError,
     exercise_paths,
+    main,
     make_editions,
+    notebook_paths,
     strip_solutions,
+    write_setup_cells,
 )
-from utils.config import project_root
-from utils.course import notebook_paths, run_notebook
 from utils.exercises import CHECK_MIME, PROGRESS_MIME
+from utils.setup import PIP_URL, SETUP_CELL
 
 ROOT = project_root()
 EXERCISES = exercise_paths(ROOT)
@@ -78,6 +82,12 @@ def test_malformed_markers_name_the_cell(source: str, message: str) -> None:
     assert "99_x.ipynb, cell 7, line " in str(info.value)
 
 
+def test_notebook_paths_are_numbered_and_sorted() -> None:
+    names = [p.name for p in notebook_paths()]
+    assert names == sorted(names) and names
+    assert all(n[:2].isdigit() and n[2] == "_" for n in names)
+
+
 def test_every_main_notebook_has_an_exercise_notebook() -> None:
     have = {p.name[:2] for p in EXERCISES}
     missing = [p.name for p in notebook_paths() if p.name[:2] not in have]
@@ -90,8 +100,7 @@ def test_exercise_notebook_shape(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name}: outputs"
-    setup = [c for c in nbformat.read(notebook_paths()[0], 4).cells if c.cell_type == "code"][0]
-    assert code[0].source == setup.source, f"{path.name}: the first cell must be the setup cell"
+    assert code[0].source == SETUP_CELL, f"{path.name}: the first cell must be the setup cell"
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     for name in ("DATA", "EPOCHS", "SEED"):
@@ -101,6 +110,36 @@ def test_exercise_notebook_shape(path: Path) -> None:
     solutions = [c for c in code if BEGIN in c.source]
     assert len(solutions) == len(checks), f"{path.name}: one marked solution per check"
     assert code[-1].source.strip() == "progress()"
+
+
+@pytest.mark.parametrize("path", [*notebook_paths(), *EXERCISES], ids=lambda p: p.stem)
+def test_every_notebook_starts_with_the_setup_cell(path: Path) -> None:
+    code = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
+    assert code[0].source == SETUP_CELL, (
+        f"{path.name}: its first code cell is not utils.setup.SETUP_CELL; "
+        "run `python -m utils.editions --setup-cells`"
+    )
+    assert PIP_URL in SETUP_CELL and "%pip install" in SETUP_CELL
+
+
+def test_write_setup_cells_changes_only_the_first_code_cell(tmp_path: Path) -> None:
+    folder = tmp_path / "notebooks"
+    (folder / "exercises").mkdir(parents=True)
+    old = nbformat.v4.new_code_cell("import old_setup")
+    rest = [nbformat.v4.new_markdown_cell("# Title"), old, nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nbformat.v4.new_notebook(cells=rest), folder / "00_a.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=rest), folder / "exercises" / "00_b.ipynb")
+    assert [p.name for p in write_setup_cells(tmp_path)] == ["00_a.ipynb", "00_b.ipynb"]
+    for path in (folder / "00_a.ipynb", folder / "exercises" / "00_b.ipynb"):
+        cells = nbformat.read(path, 4).cells
+        assert [c.source for c in cells] == ["# Title", SETUP_CELL, "x = 1"]
+    assert write_setup_cells(tmp_path) == []  # already up to date: nothing rewritten
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--out", str(tmp_path / "editions")]) == 0
+    assert "student" in capsys.readouterr().out
+    assert (tmp_path / "editions" / "instructor" / "notebooks" / "exercises").is_dir()
 
 
 def test_main_notebooks_are_copied_unchanged(editions: dict[str, Path]) -> None:

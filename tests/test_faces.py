@@ -185,48 +185,26 @@ def test_align_face_rejects_bad_eyes_and_ignores_wild_tilts(astronaut: np.ndarra
     assert transform.angle == 0  # 71 degrees: a bad estimate, not a head tilt
 
 
-def test_sample_photos_and_realtime_frames_work_offline() -> None:
+def test_sample_photos_work_offline() -> None:
     photos = faces.sample_photos()
     assert set(photos) == {"astronaut", "grace_hopper"}
     for name, photo in photos.items():
         assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3
         assert len(detect_faces(photo)) == 1, name
-    frames = faces.realtime_frames(640, 480)
-    assert {k: v.shape for k, v in frames.items()} == dict.fromkeys(frames, (480, 640, 3))
 
 
-class _FakeCapture:
-    """Stands in for cv2.VideoCapture: ``frames`` BGR frames, or no camera at all."""
-
-    def __init__(self, frames: list[np.ndarray] | None) -> None:
-        self.frames = list(frames or [])
-        self.opened = frames is not None
-        self.released = False
-
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
-        return self.opened
-
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        return (True, self.frames.pop(0)) if self.frames else (False, None)
-
-    def release(self) -> None:
-        self.released = True
+def test_to_rgb_accepts_every_layout() -> None:
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    for image in (gray, gray[..., None], np.dstack([gray] * 3), np.dstack([gray] * 4)):
+        rgb = faces.to_rgb(image)
+        assert rgb.shape == (3, 4, 3) and rgb.dtype == np.uint8
+        np.testing.assert_array_equal(rgb[..., 1], gray)
+    colour = np.dstack([gray] * 3)
+    assert faces.to_rgb(colour) is not colour  # a copy: drawing on it leaves the photo alone
 
 
-def test_snapshot_without_a_camera_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = _FakeCapture(None)
-    monkeypatch.setattr(cv2, "VideoCapture", lambda index: fake)
-    with pytest.raises(faces.CameraUnavailableError, match="upload a photo"):
-        faces.snapshot_from_camera(0)
-    assert fake.released
-    with pytest.raises(faces.CameraUnavailableError, match="no camera"):
-        faces.run_webcam(0, pipeline=object(), show=None)  # type: ignore[arg-type]
-
-
-def test_snapshot_returns_the_last_warmed_up_frame_as_rgb(monkeypatch: pytest.MonkeyPatch) -> None:
-    bgr = [np.full((4, 6, 3), (i, 0, 255), np.uint8) for i in range(4)]
-    fake = _FakeCapture(bgr)
-    monkeypatch.setattr(cv2, "VideoCapture", lambda index: fake)
-    photo = faces.snapshot_from_camera(0, warmup_frames=2)
-    assert photo.shape == (4, 6, 3) and tuple(photo[0, 0]) == (255, 0, 2)  # frame 2, RGB
-    assert fake.released
+def test_crop_to_image_also_undoes_an_aligned_crop(astronaut: np.ndarray) -> None:
+    box = detect_faces(astronaut)[0]
+    _, transform = faces.align_face(astronaut, box, eyes=[[190, 100], [240, 110]])
+    corners = np.array([[0.0, 0.0], [95.0, 95.0]])
+    np.testing.assert_allclose(crop_to_image(corners, transform), transform.to_image(corners))

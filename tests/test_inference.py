@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from utils import inference
-from utils.data import EMOTIONS, KEYPOINT_COLUMNS
+from utils.schema import EMOTIONS, KEYPOINT_COLUMNS
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -39,6 +39,15 @@ def test_shipped_model_files(kind: str, input_shape: tuple, output_shape: tuple)
     assert info["file_bytes"] == path.stat().st_size  # the sidecar describes this very file
     card = Path(inference.__file__).resolve().parent.parent / "lessons" / f"model_card_{kind}.md"
     assert card.is_file()
+
+
+def test_compiled_model_is_made_once_and_matches_the_model() -> None:
+    model = inference.load_emotion_model()
+    fast = inference.compiled(model)
+    assert inference.compiled(model) is fast and inference.compiled(fast) is fast
+    x = np.random.default_rng(0).random((5, 48, 48, 1), dtype=np.float32)
+    for n in (1, 5):  # any batch size, one trace
+        np.testing.assert_allclose(np.asarray(fast(x[:n])), np.asarray(model(x[:n])), atol=1e-5)
 
 
 def test_load_is_cached() -> None:
@@ -151,120 +160,3 @@ def test_emotion_model_beats_chance_on_public_test(shared_data: Path) -> None:
     accuracy = float((inference.predict_emotions(faces).argmax(axis=1) == labels).mean())
     majority = np.bincount(labels).max() / len(labels)  # always answering "happy": ~25%
     assert accuracy > max(0.40, majority + 0.15), f"accuracy {accuracy:.2f}"
-
-
-# --------------------------------------------------------------------------------------------
-# The training scripts behind the shipped models
-# --------------------------------------------------------------------------------------------
-
-
-def test_fer_augmentation_geometry() -> None:
-    from data_scripts.train_fer2013 import random_affine_batch
-
-    faces = _noise(6, 48, 48)
-    rng = np.random.default_rng
-    still = dict(max_angle=0.0, max_zoom=0.0, max_shift=0.0)
-    same = random_affine_batch(faces, rng(1), flip=False, **still)
-    np.testing.assert_array_equal(same, faces)
-    flipped = random_affine_batch(faces, rng(3), flip=True, **still)
-    mirrored = [np.array_equal(f, x[:, ::-1]) for f, x in zip(flipped, faces, strict=True)]
-    unchanged = [np.array_equal(f, x) for f, x in zip(flipped, faces, strict=True)]
-    assert (
-        all(m or u for m, u in zip(mirrored, unchanged, strict=True))
-        and any(mirrored)
-        and any(unchanged)
-    )
-    # OpenCV and the NumPy fallback apply the same transform (up to OpenCV's fixed-point maths).
-    smooth = np.repeat(np.repeat(_noise(6, 12, 12), 4, axis=1), 4, axis=2)
-    a = random_affine_batch(smooth, rng(5), use_opencv=True)
-    b = random_affine_batch(smooth, rng(5), use_opencv=False)
-    assert np.abs(a - b).mean() < 1.5
-
-
-def test_keypoint_augmentation_moves_points_with_pixels() -> None:
-    from data_scripts.train_keypoints import augment_epoch
-
-    # A dark face with one bright dot per keypoint: after augmentation each point must still
-    # sit on a bright spot.
-    rng = np.random.default_rng(0)
-    points = rng.uniform(25, 70, (4, 30)).astype(np.float32)
-    images = np.zeros((4, 96, 96, 1), np.float32)
-    for i in range(4):
-        for x, y in points[i].reshape(-1, 2):
-            images[
-                i, int(round(y)) - 1 : int(round(y)) + 2, int(round(x)) - 1 : int(round(x)) + 2
-            ] = 1
-    out_x, out_y = augment_epoch(images, points, np.random.default_rng(1))
-    assert out_x.shape == images.shape and out_y.shape == points.shape
-    assert not np.allclose(out_y, points)
-    xy = np.rint(out_y.reshape(4, -1, 2)).astype(int)
-    brightness = [out_x[i, y, x, 0] for i in range(4) for x, y in xy[i]]
-    background = np.median(out_x)
-    assert np.median(brightness) > background + 0.3
-
-
-def test_fit_resumable_continues_the_schedule(tmp_path: Path) -> None:
-    from data_scripts.training_runs import fit_resumable, read_state, warmup_cosine
-
-    x = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
-    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
-
-    def make_model() -> keras.Model:
-        inputs = keras.Input((3,))
-        model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-        model.compile(
-            keras.optimizers.AdamW(warmup_cosine(0.1, total_steps=8, warmup_steps=2)), "mse"
-        )
-        return model
-
-    state = {"epochs": 4, "epochs_done": 0, "best": None}
-
-    class Interrupted(Exception):
-        pass
-
-    def epoch_data(epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        if epoch == 2 and not resumed:
-            raise Interrupted  # the machine goes away after two epochs
-        return x, y
-
-    resumed = False
-    with pytest.raises(Interrupted):
-        fit_resumable(make_model(), tmp_path, state=state, epoch_data=epoch_data,
-                      validation_data=(x, y), batch_size=8, monitor="val_loss", mode="min",
-                      log=lambda line: None)  # fmt: skip
-    saved = read_state(tmp_path)
-    assert saved["epochs_done"] == 2
-    model = keras.models.load_model(tmp_path / "last.keras", safe_mode=True)
-    assert int(model.optimizer.iterations) == 4  # 2 epochs x 2 steps: the schedule's position
-    resumed = True
-    final = fit_resumable(model, tmp_path, state=saved, epoch_data=epoch_data,
-                          validation_data=(x, y), batch_size=8, monitor="val_loss", mode="min",
-                          log=lambda line: None)  # fmt: skip
-    assert final["epochs_done"] == 4 and int(model.optimizer.iterations) == 8
-    log = pd.read_csv(tmp_path / "log.csv")
-    assert log["epoch"].tolist() == [1, 2, 3, 4]
-    assert (tmp_path / "best.keras").is_file()
-    assert log["val_loss"].iloc[-1] < log["val_loss"].iloc[0]  # it kept learning
-
-
-def test_flip_tta_built_into_a_model_matches_numpy(tmp_path: Path) -> None:
-    """The shipped files may hold flip TTA as plain layers; it must equal the NumPy version."""
-    from data_scripts.train_keypoints import keypoint_unflip_map, mirror_keypoints
-    from data_scripts.training_runs import with_flip_tta
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((96, 96, 1))
-    x = keras.layers.Conv2D(4, 5, strides=4, activation="relu")(inputs)
-    net = keras.Model(inputs, keras.layers.Dense(30)(keras.layers.Flatten()(x)))
-    faces = np.random.default_rng(0).random((3, 96, 96, 1), dtype=np.float32)
-    axis = 48.4  # the real faces' label axis, not the pixel mirror 47.5
-    wrapped = with_flip_tta(net, keypoint_unflip_map(axis))
-    wrapped.save(tmp_path / "tta.keras")
-    loaded = keras.models.load_model(tmp_path / "tta.keras", safe_mode=True)
-    direct = np.asarray(net(faces))
-    mirrored = mirror_keypoints(np.asarray(net(faces[:, :, ::-1])), axis)
-    np.testing.assert_allclose(np.asarray(loaded(faces)), (direct + mirrored) / 2, atol=1e-4)
-    # Mirroring twice about the same axis gives the points back.
-    np.testing.assert_allclose(
-        mirror_keypoints(mirror_keypoints(direct, axis), axis), direct, atol=1e-4
-    )

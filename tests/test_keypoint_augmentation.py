@@ -7,13 +7,14 @@ physical point a label now points at.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from utils import keypoint_augmentation as ka
-from utils.data import KEYPOINT_COLUMNS
-from utils.schema import mirror_name
+from utils.schema import KEYPOINT_COLUMNS, mirror_name
 
 # A plausible face layout (x, y) in Kaggle order; left_* = the subject's left = larger x.
 LAYOUT = np.array(
@@ -266,3 +267,47 @@ def test_dataset_is_reproducible_fresh_each_epoch_and_consistent(batch: int | No
 def test_dataset_builder_rejects_unknown_options() -> None:
     with pytest.raises(ValueError, match="rotaton"):
         ka.augment_keypoints_dataset(_dataset(None), rotaton=10)
+
+
+def test_keypoint_augmentation_moves_points_with_pixels() -> None:
+    # A dark face with one bright dot per keypoint: after augmentation each point must still
+    # sit on a bright spot.
+    rng = np.random.default_rng(0)
+    points = rng.uniform(25, 70, (4, 30)).astype(np.float32)
+    images = np.zeros((4, 96, 96, 1), np.float32)
+    for i in range(4):
+        for x, y in points[i].reshape(-1, 2):
+            images[
+                i, int(round(y)) - 1 : int(round(y)) + 2, int(round(x)) - 1 : int(round(x)) + 2
+            ] = 1
+    out_x, out_y = ka.augment_batch_np(images, points, np.random.default_rng(1))
+    assert out_x.shape == images.shape and out_y.shape == points.shape
+    assert not np.allclose(out_y, points)
+    xy = np.rint(out_y.reshape(4, -1, 2)).astype(int)
+    brightness = [out_x[i, y, x, 0] for i in range(4) for x, y in xy[i]]
+    background = np.median(out_x)
+    assert np.median(brightness) > background + 0.3
+
+
+def test_flip_tta_built_into_a_model_matches_numpy(tmp_path: Path) -> None:
+    """The shipped files may hold flip TTA as plain layers; it must equal the NumPy version."""
+    import keras
+
+    from utils.runs import with_flip_tta
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((96, 96, 1))
+    x = keras.layers.Conv2D(4, 5, strides=4, activation="relu")(inputs)
+    net = keras.Model(inputs, keras.layers.Dense(30)(keras.layers.Flatten()(x)))
+    faces = np.random.default_rng(0).random((3, 96, 96, 1), dtype=np.float32)
+    axis = 48.4  # the real faces' label axis, not the pixel mirror 47.5
+    wrapped = with_flip_tta(net, ka.keypoint_unflip_map(axis))
+    wrapped.save(tmp_path / "tta.keras")
+    loaded = keras.models.load_model(tmp_path / "tta.keras", safe_mode=True)
+    direct = np.asarray(net(faces))
+    mirrored = ka.mirror_keypoints(np.asarray(net(faces[:, :, ::-1])), axis)
+    np.testing.assert_allclose(np.asarray(loaded(faces)), (direct + mirrored) / 2, atol=1e-4)
+    # Mirroring twice about the same axis gives the points back.
+    np.testing.assert_allclose(
+        ka.mirror_keypoints(ka.mirror_keypoints(direct, axis), axis), direct, atol=1e-4
+    )

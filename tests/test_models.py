@@ -287,9 +287,9 @@ def test_two_headed_au_cnn_masks_missing_emotions_with_sample_weights() -> None:
     """Weight 0 on the emotion output: that head gets no gradient, the AU head still learns."""
     import keras
 
-    from utils.config import set_seed
     from utils.losses import WeightedBinaryCrossentropy
     from utils.models import au_cnn
+    from utils.seeding import set_seed
 
     set_seed(0)
     model = au_cnn(3, emotions=4, filters=(4,), dense=4, stem=2, dropout=0.0)

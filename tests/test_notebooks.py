@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.course import notebook_paths, run_notebook
+from utils.course import run_notebook
+from utils.editions import notebook_paths
 
 NOTEBOOKS = notebook_paths()
 # Generous guard: the budget is ~60-120 s per notebook on a 2-core CPU; this catches runaways.

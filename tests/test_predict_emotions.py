@@ -10,15 +10,17 @@ import pandas as pd
 import pytest
 
 from utils.faces import sample_photos
-from utils.inference import EMOTION_MODEL, EMOTIONS
-from utils.predict_emotions import CSV_NAME, PROBABILITY_COLUMNS, annotate_folder, main
+from utils.inference import EMOTION_MODEL
+from utils.photo_folders import EMOTIONS_CSV, PROBABILITY_COLUMNS, annotate_folder
+from utils.predict_emotions import main
+from utils.schema import EMOTIONS
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small untrained emotion model saved like the shipped one (the tool is under test)."""
-    from utils.config import set_seed
     from utils.models import fer_cnn
+    from utils.seeding import set_seed
 
     set_seed(0)
     path = tmp_path_factory.mktemp("model") / "emotion.keras"
@@ -48,8 +50,15 @@ def test_cli_annotates_every_photo_and_reports_the_rest(
     photos: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--images", str(photos), "--model", str(model_path)]) == 0
-    out = photos / "annotated"
-    table = pd.read_csv(out / CSV_NAME, keep_default_na=False)
+    out = photos.parent / "photos-emotions"  # beside the photos, not inside
+    assert sorted(p.name for p in photos.iterdir()) == [
+        ".DS_Store",
+        "astronaut.jpg",
+        "blank.bmp",
+        "holiday",
+        "notes.txt",
+    ]
+    table = pd.read_csv(out / EMOTIONS_CSV, keep_default_na=False)
     status = dict(zip(table["file"], table["status"], strict=True))
     assert status == {
         "astronaut.jpg": "ok",
@@ -65,7 +74,7 @@ def test_cli_annotates_every_photo_and_reports_the_rest(
     assert face["emotion"] == EMOTIONS[int(probs.argmax())]
     # An annotated copy of every image (faces or not), same format, same size; none of the rest.
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert written == ["astronaut.jpg", "blank.bmp", CSV_NAME, "holiday/coffee.png"]
+    assert written == ["astronaut.jpg", "blank.bmp", EMOTIONS_CSV, "holiday/coffee.png"]
     annotated = cv2.imread(str(out / "astronaut.jpg"))
     original = cv2.imread(str(photos / "astronaut.jpg"))
     assert annotated.shape == original.shape
@@ -76,12 +85,14 @@ def test_cli_annotates_every_photo_and_reports_the_rest(
 
 
 def test_rerun_skips_its_own_output_and_out_option(photos: Path, model_path: Path) -> None:
-    first = annotate_folder(photos, emotion_model=model_path)
-    again = annotate_folder(photos, emotion_model=model_path)  # annotated/ is not re-read
+    inside = photos / "annotated"  # an output folder inside the photos is not read back
+    first = annotate_folder(photos, inside, emotion_model=model_path)
+    again = annotate_folder(photos, inside, emotion_model=model_path)
     pd.testing.assert_frame_equal(first, again)
     elsewhere = photos.parent / "results"
     table = annotate_folder(photos, elsewhere, emotion_model=model_path)
-    assert (elsewhere / CSV_NAME).is_file() and table.attrs["csv"] == str(elsewhere / CSV_NAME)
+    csv_path = elsewhere / EMOTIONS_CSV
+    assert csv_path.is_file() and table.attrs["csv"] == str(csv_path)
     assert not list(elsewhere.rglob("*.tmp"))  # atomic writes leave no temporaries
 
 
@@ -99,5 +110,5 @@ def test_bad_arguments_give_clear_errors(
 )
 def test_cli_with_the_shipped_model(photos: Path) -> None:
     assert main(["--images", str(photos), "--keypoints"]) == 0
-    table = pd.read_csv(photos / "annotated" / CSV_NAME, keep_default_na=False)
+    table = pd.read_csv(photos.parent / "photos-emotions" / EMOTIONS_CSV, keep_default_na=False)
     assert (table["status"] == "ok").sum() == 1

@@ -1,4 +1,4 @@
-"""The predict-on-a-folder tool: real photo, blank photo, broken and non-image files."""
+"""``python -m utils.predict_keypoints``: real photo, blank photo, broken and non-image files."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 import skimage.data
 
-from utils.data import KEYPOINT_COLUMNS
 from utils.faces import crop_face, crop_to_image, detect_faces
 from utils.models import keypoint_convnet
-from utils.predict_keypoints import find_images, main, predict_folder
+from utils.photo_folders import KEYPOINTS_CSV, KEYPOINTS_PLOT, photo_files, predict_folder
+from utils.predict_keypoints import main
+from utils.schema import KEYPOINT_COLUMNS
 
 
 @pytest.fixture
@@ -46,10 +47,16 @@ def expected_crop_keypoints() -> np.ndarray:
     return 48.0 + 48.0 * np.linspace(-0.5, 0.5, 30)
 
 
-def test_finds_images_one_level_down_and_skips_other_files(photos: Path) -> None:
-    (photos / "plot-20250101-000000.png").write_bytes(b"an earlier output")
-    names = [p.relative_to(photos).as_posix() for p in find_images(photos)]
-    assert names == ["blank.png", "broken.jpg", "trip/astronaut.jpg"]
+def test_reads_every_file_in_subfolders_but_not_hidden_ones_or_the_output(photos: Path) -> None:
+    (photos / ".DS_Store").write_bytes(b"\0\1")
+    (photos / "out").mkdir()
+    (photos / "out" / "keypoints.png").write_bytes(b"an earlier output")
+    files = list(photo_files(photos, photos / "out"))
+    names = [f.name for f in files]
+    assert names == ["blank.png", "broken.jpg", "notes.txt", "trip/astronaut.jpg"]
+    readable = {f.name: f.image is not None for f in files}
+    assert readable == dict(zip(names, [True, False, False, True], strict=True))
+    assert files[-1].image.shape == (512, 512, 3) and files[1].problem == "not a readable image"
 
 
 def test_predict_folder_reports_every_photo_and_maps_back(photos: Path, fixed_model: Path) -> None:
@@ -59,6 +66,7 @@ def test_predict_folder_reports_every_photo_and_maps_back(photos: Path, fixed_mo
     assert status == {
         "blank.png": "no face",
         "broken.jpg": "unreadable",
+        "notes.txt": "unreadable",
         "trip/astronaut.jpg": "ok",
     }
     assert "not a readable" in frame.loc[frame["file"] == "broken.jpg", "note"].item()
@@ -72,24 +80,26 @@ def test_predict_folder_reports_every_photo_and_maps_back(photos: Path, fixed_mo
     _, transform = crop_face(photo, box)
     expected = crop_to_image(expected_crop_keypoints(), transform)
     np.testing.assert_allclose(face[KEYPOINT_COLUMNS].to_numpy(float), expected, atol=1e-3)
-    assert not list(photos.glob("prediction-*")), "save=False must not write files"
+    assert not (photos.parent / "photos-keypoints").exists(), "save=False must not write files"
 
 
 def test_command_line_writes_csv_and_plot(photos: Path, fixed_model: Path, capsys) -> None:
-    assert main(["--faces", str(photos), "--model", str(fixed_model)]) == 0
+    before = sorted(p.name for p in photos.iterdir())
+    assert main(["--images", str(photos), "--model", str(fixed_model)]) == 0
     out = capsys.readouterr().out
     assert "blank.png: no face" in out and "broken.jpg: unreadable" in out
-    (csv_path,) = photos.glob("prediction-*.csv")
-    (plot_path,) = photos.glob("plot-*.png")
-    table = pd.read_csv(csv_path)
-    assert len(table) == 3 and table["status"].tolist() == ["no face", "unreadable", "ok"]
-    assert table.loc[2, KEYPOINT_COLUMNS].notna().all()
-    plot = cv2.imread(str(plot_path))
+    folder = photos.parent / "photos-keypoints"  # beside the photos, not inside
+    assert sorted(p.name for p in folder.iterdir()) == [KEYPOINTS_CSV, KEYPOINTS_PLOT]
+    assert sorted(p.name for p in photos.iterdir()) == before
+    table = pd.read_csv(folder / KEYPOINTS_CSV)
+    assert table["status"].tolist() == ["no face", "unreadable", "unreadable", "ok"]
+    assert table.loc[3, KEYPOINT_COLUMNS].notna().all()
+    plot = cv2.imread(str(folder / KEYPOINTS_PLOT))
     assert plot is not None and plot.shape[0] > 100 and plot.std() > 10
-    assert not list(photos.glob("*.tmp")) and not list(photos.glob(".*")), "temp files left"
-    # A second run ignores the first run's plot.
-    again = predict_folder(photos, fixed_model)
-    assert len(again) == 3
+    # --faces (the old spelling) and --out.
+    elsewhere = photos.parent / "results"
+    assert main(["--faces", str(photos), "--model", str(fixed_model), "--out", str(elsewhere)]) == 0
+    assert (elsewhere / KEYPOINTS_CSV).read_bytes() == (folder / KEYPOINTS_CSV).read_bytes()
 
 
 def test_clear_errors(tmp_path: Path, photos: Path, capsys) -> None:

@@ -12,14 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.data import (
-    EMOTIONS,
-    KEYPOINT_COLUMNS,
-    load_fer2013,
-    load_identities,
-    load_keypoints,
-    split_by_subject,
-)
+from utils.data_fer2013 import load_fer2013
+from utils.data_identities import load_identities
+from utils.data_keypoints import load_keypoints
+from utils.schema import EMOTIONS, KEYPOINT_COLUMNS
+from utils.splits import split_by_subject
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 

@@ -1,4 +1,4 @@
-"""data_scripts.make_sample_data: Kaggle/FER/ORL formats, exact labels, determinism, budgets.
+"""utils.sample_data (and its command line): Kaggle/FER/ORL formats, exact labels, determinism, budgets.
 
 Format checks run on the real sample data (the ``sample_data`` fixture); determinism, atomic
 writing and ``is_complete`` on tiny copies (``scale=0.05``) generated into a temporary folder.
@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_scripts import make_sample_data as msd
+from data_scripts import make_sample_data
+from utils import sample_data as sd
 from utils import schema
 from utils import synthetic as syn
-from utils.data import EMOTIONS, KEYPOINT_COLUMNS
+from utils.schema import EMOTIONS, KEYPOINT_COLUMNS
 
 KP = "facial-keypoints-detection"
-FOUR = [c for c in KEYPOINT_COLUMNS if c[:-2] in msd.FOUR_KEYPOINTS]
+FOUR = [c for c in KEYPOINT_COLUMNS if c[:-2] in sd.FOUR_KEYPOINTS]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
     """A tiny sample data set and the CPU seconds it took to generate."""
     out = tmp_path_factory.mktemp("tiny") / "sample"
     start = time.process_time()
-    msd.generate(out, scale=0.05)
+    sd.generate(out, scale=0.05)
     return out, time.process_time() - start
 
 
@@ -171,7 +172,7 @@ def test_fer2013_csv_and_folders(sample_data: Path) -> None:
     assert all(len(p.split(" ")) == 48 * 48 for p in fer["pixels"])
     usage = fer["Usage"].value_counts(normalize=True)
     assert abs(usage["Training"] - 0.8) < 0.01 and abs(usage["PublicTest"] - 0.1) < 0.01
-    order = [list(msd.FER_USAGE_FRACTIONS).index(u) for u in fer["Usage"]]
+    order = [list(sd.FER_USAGE_FRACTIONS).index(u) for u in fer["Usage"]]
     assert order == sorted(order)  # Training rows, then PublicTest, then PrivateTest
     train = fer[fer["Usage"] == "Training"]
     share = np.bincount(train["emotion"], minlength=7) / len(train)
@@ -238,7 +239,7 @@ def test_course_loaders_read_every_part(sample_data: Path) -> None:
 
 
 def test_manifest_lists_every_file_with_its_hash(sample_data: Path) -> None:
-    manifest = msd.read_manifest(sample_data)
+    manifest = sd.read_manifest(sample_data)
     assert manifest is not None and manifest["generator_version"] == syn.GENERATOR_VERSION
     files = manifest["files"]
     assert isinstance(files, dict)
@@ -248,17 +249,17 @@ def test_manifest_lists_every_file_with_its_hash(sample_data: Path) -> None:
         assert hashlib.sha256((sample_data / rel).read_bytes()).hexdigest() == files[rel]["sha256"]
     total = sum(int(f["bytes"]) for f in files.values())
     assert total == manifest["total_bytes"] <= 100_000_000
-    assert msd.is_complete(sample_data)
+    assert sd.is_complete(sample_data)
 
 
 def test_generation_fits_the_time_budget(tiny: tuple[Path, float]) -> None:
     """Extrapolate the tiny run's CPU time per face to the full data: at most 60 s."""
     out, cpu = tiny
-    counts = msd.read_manifest(out)["counts"]  # type: ignore[index]
+    counts = sd.read_manifest(out)["counts"]  # type: ignore[index]
     faces = lambda c: (c["keypoints_training_rows"] + c["keypoints_test_images"]  # noqa: E731
-                       + sum(c[f"fer2013_{u}"] for u in msd.FER_USAGE_FRACTIONS)
+                       + sum(c[f"fer2013_{u}"] for u in sd.FER_USAGE_FRACTIONS)
                        + c["action_units_images"] + c["identities_pictures"])  # fmt: skip
-    s = msd.SIZES
+    s = sd.SIZES
     full = (
         (s["keypoints_train_subjects"] + s["keypoints_test_subjects"]) * s["keypoints_per_subject"]
         + s["fer2013"]
@@ -272,31 +273,31 @@ def test_same_seed_same_bytes_other_seed_other_bytes(
     tiny: tuple[Path, float], tmp_path: Path
 ) -> None:
     out, _ = tiny
-    again = msd.generate(tmp_path / "again", scale=0.05)
-    first, second = msd.read_manifest(out), msd.read_manifest(again)
+    again = sd.generate(tmp_path / "again", scale=0.05)
+    first, second = sd.read_manifest(out), sd.read_manifest(again)
     assert first is not None and second is not None
     assert first["files"] == second["files"]
-    other = msd.read_manifest(msd.generate(tmp_path / "other", seed=7, scale=0.05))
+    other = sd.read_manifest(sd.generate(tmp_path / "other", seed=7, scale=0.05))
     assert other is not None and other["files"] != first["files"]
-    assert not msd.is_complete(tmp_path / "other")  # not the default seed
-    assert msd.is_complete(tmp_path / "other", seed=7, scale=0.05)
+    assert not sd.is_complete(tmp_path / "other")  # not the default seed
+    assert sd.is_complete(tmp_path / "other", seed=7, scale=0.05)
 
 
 def test_is_complete_notices_missing_or_changed_files(
     tiny: tuple[Path, float], tmp_path: Path
 ) -> None:
     out, _ = tiny
-    assert msd.is_complete(out, scale=0.05) and not msd.is_complete(out)  # scale differs
+    assert sd.is_complete(out, scale=0.05) and not sd.is_complete(out)  # scale differs
     copy = Path(shutil.copytree(out, tmp_path / "copy"))
     (copy / "identities" / "s1" / "1.pgm").write_bytes(b"P5\n")
-    assert not msd.is_complete(copy, scale=0.05)
+    assert not sd.is_complete(copy, scale=0.05)
     (copy / "identities" / "s1" / "1.pgm").unlink()
-    assert not msd.is_complete(copy, scale=0.05)
+    assert not sd.is_complete(copy, scale=0.05)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["generator_version"] = "0.0.1"
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    assert not msd.is_complete(copy, scale=0.05)
-    assert not msd.is_complete(tmp_path / "nothing-here")
+    assert not sd.is_complete(copy, scale=0.05)
+    assert not sd.is_complete(tmp_path / "nothing-here")
 
 
 def test_a_crash_leaves_nothing_half_written(
@@ -309,20 +310,20 @@ def test_a_crash_leaves_nothing_half_written(
         (root / "partial.txt").write_text("half")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(msd, "STEPS", [msd.STEPS[0], ("broken", broken)])
+    monkeypatch.setattr(sd, "STEPS", [sd.STEPS[0], ("broken", broken)])
     with pytest.raises(RuntimeError, match="disk full"):
-        msd.generate(out, force=True, scale=0.05)
+        sd.generate(out, force=True, scale=0.05)
     assert (out / "manifest.json").read_bytes() == before  # the old data is untouched
     assert not (out / "partial.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["sample"]
     with pytest.raises(RuntimeError):
-        msd.generate(tmp_path / "fresh", scale=0.05)
+        sd.generate(tmp_path / "fresh", scale=0.05)
     assert not (tmp_path / "fresh").exists()
 
 
 def test_bad_scale_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="scale=0"):
-        msd.generate(tmp_path / "x", scale=0)
+        sd.generate(tmp_path / "x", scale=0)
 
 
 def test_pixel_text_matches_the_slow_obvious_way() -> None:
@@ -330,10 +331,22 @@ def test_pixel_text_matches_the_slow_obvious_way() -> None:
     images = rng.integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
     images[0, 0, 0], images[1, -1, -1] = 0, 255
     expected = [" ".join(str(v) for v in img.ravel()).encode() for img in images]
-    assert msd.pixels_to_text(images) == expected
+    assert sd.pixels_to_text(images) == expected
     assert (
-        msd.format_number(float("nan")) == ""
-        and msd.format_number(66.0335639098) == "66.0335639098"
+        sd.format_number(float("nan")) == "" and sd.format_number(66.0335639098) == "66.0335639098"
     )
-    rows = list(csv.reader(io.StringIO(msd.pixels_to_text(images[:1])[0].decode())))
+    rows = list(csv.reader(io.StringIO(sd.pixels_to_text(images[:1])[0].decode())))
     assert len(rows[0]) == 1  # no commas: one CSV field
+
+
+def test_command_line(
+    tiny: tuple[Path, float], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m data_scripts.make_sample_data``: up-to-date check and the preview figure."""
+    assert make_sample_data.main(["--out", str(tiny[0]), "--scale", "0.05"]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    png = tmp_path / "figures" / "preview.png"
+    assert make_sample_data.main(["--preview", str(png)]) == 0
+    image = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
+    assert image is not None and image.shape == (3 * (14 + 96), 7 * 96)
+    assert [p.name for p in png.parent.iterdir()] == ["preview.png"]  # no temporary file left

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.data import KEYPOINT_COLUMNS
+from utils.schema import KEYPOINT_COLUMNS
 from utils.submission import (
     SubmissionError,
     read_lookup_table,
@@ -198,7 +198,7 @@ def test_real_lookup_table_full_scale(shared_data: Path, tmp_path: Path) -> None
 
 
 def test_sample_data_submission(sample_data: Path, tmp_path: Path) -> None:
-    from utils.data import load_keypoints
+    from utils.data_keypoints import load_keypoints
 
     folder = sample_data / "facial-keypoints-detection"
     lookup = folder / "IdLookupTable.csv"

@@ -9,7 +9,7 @@ import pytest
 
 from utils import schema
 from utils import synthetic as syn
-from utils.data import EMOTIONS
+from utils.schema import EMOTIONS
 
 KP = {name: i for i, name in enumerate(schema.KEYPOINT_NAMES)}
 CLEAN = syn.Imaging(background=120.0, noise=0.0)  # no noise, blur, light or occluder

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from utils import tflearn_compat as tc
-from utils.config import set_seed
+from utils.seeding import set_seed
 from utils.tflearn_compat import (
     DNN,
     SGD,

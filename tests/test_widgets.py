@@ -1,6 +1,9 @@
-"""utils.widgets: the face browser, driven from Python as a student's clicks would drive it."""
+"""utils.widgets: the face browser and the upload demo, driven from Python as a student's
+clicks would drive them."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import cv2
 import ipywidgets as widgets
@@ -8,8 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from utils.annotate import decode_image, encode_image
+from utils.faces import sample_photos
 from utils.plotting import SIDE_COLOURS
-from utils.widgets import FaceBrowser, face_browser, render_face
+from utils.realtime import photo_pipeline
+from utils.widgets import FaceBrowser, UploadDemo, face_browser, render_face, upload_demo
 
 NAMES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
@@ -129,3 +135,60 @@ def test_bad_index_raises(faces: np.ndarray) -> None:
     browser = face_browser(faces)
     with pytest.raises(ValueError, match=r"index 4: expected 0..3"):
         browser.show(4)
+
+
+# --------------------------------------------------------------------------------------------
+# The upload demo (a small untrained model: the widget is under test, not the model)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return sample_photos()["astronaut"]
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    from utils.models import fer_cnn
+    from utils.seeding import set_seed
+
+    set_seed(0)
+    return photo_pipeline(fer_cnn((8, 16), 16), keypoints=True)
+
+
+def test_upload_demo_shows_an_annotated_photo(astronaut: np.ndarray, pipeline) -> None:
+    demo = UploadDemo(pipeline)
+    assert "upload-demo" in demo._dom_classes
+    assert "upload-demo-input" in demo.upload._dom_classes
+    assert "upload-demo-result" in demo.result._dom_classes
+    assert "upload-demo-message" in demo.message._dom_classes
+    # What the browser sends: FileUpload's value changes to a tuple of file dicts.
+    jpeg = encode_image(astronaut, ".jpg")
+    upload = {
+        "name": "me.jpg",
+        "type": "image/jpeg",
+        "size": len(jpeg),
+        "content": memoryview(jpeg),
+    }
+    demo.upload.value = ({**upload, "last_modified": datetime.now(timezone.utc)},)
+    shown = decode_image(demo.result.value, "result")
+    assert shown.shape == astronaut.shape  # 512 px fits max_side=800
+    assert np.abs(shown.astype(int) - astronaut).max() > 100  # annotations drawn
+    assert "me.jpg: 1 face(s)" in demo.message.value
+
+
+def test_upload_demo_explains_bad_files(astronaut: np.ndarray, pipeline) -> None:
+    demo = UploadDemo(pipeline)
+    assert demo.show_file("report.pdf", b"%PDF-1.4 not an image") is False
+    assert "report.pdf" in demo.message.value and "not a picture" in demo.message.value
+    assert demo.result.value == b"" and demo.result.layout.display == "none"
+    blank = encode_image(np.full((200, 200, 3), 90, np.uint8), ".png")
+    assert demo.show_file("wall.png", blank) is False
+    assert "no face found" in demo.message.value
+    assert demo.result.layout.display is None  # the photo is still shown
+    assert demo.show_file("me.png", encode_image(astronaut)) is True
+
+
+def test_upload_demo_builds_without_loading_a_model() -> None:
+    demo = upload_demo()
+    assert isinstance(demo, UploadDemo) and demo.pipeline is None

@@ -1,7 +1,7 @@
 """Face DL Course: the shared package every notebook imports.
 
-One small module per concern (see ``README.md``'s map): ``utils.config`` for paths and
-seeds, ``utils.data`` for loaders, ``utils.plotting`` for figures, and so on.
+One small module per concern (see ``README.md``'s map): ``utils.config`` for paths,
+``utils.seeding`` for seeds, ``utils.data`` for loaders, ``utils.plotting`` for figures, and so on.
 """
 
 COURSE = "face-dl-course"

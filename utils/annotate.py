@@ -2,9 +2,11 @@
 
 ::
 
-    from utils.annotate import annotate_photo, upload_demo
-    annotated, result = annotate_photo(photo)   # detect, crop, predict, draw (RGB in, RGB out)
-    upload_demo()                               # in JupyterLab: try it on your own photo
+    from utils.annotate import annotate_frame
+    drawn = annotate_frame(photo, boxes, probabilities, keypoints=keypoints)  # RGB in, RGB out
+
+Finding the faces and predicting is :mod:`utils.realtime` (``annotate_photo`` does all three
+steps); this module only draws, decodes and encodes pictures, and makes figures of them.
 
 The emoji are drawn with OpenCV's circles, ellipses and lines (:func:`emoji_image`) rather than
 an emoji font, so they look the same offline, in CI and on every operating system.
@@ -12,35 +14,29 @@ an emoji font, so they look the same offline, in CI and on every operating syste
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cv2
-import ipywidgets as widgets
 import numpy as np
-from matplotlib.colors import to_rgb
+from matplotlib import colors
 from matplotlib.figure import Figure
 
-from utils.data import KEYPOINT_COLUMNS
-from utils.faces import FramePipeline, FrameResult, to_gray
-from utils.inference import EMOTIONS
+from utils.faces import to_rgb
 from utils.plotting import SIDE_COLOURS, keypoint_sides
+from utils.schema import EMOTIONS, KEYPOINT_COLUMNS
 
 __all__ = [
     "EMOTION_COLOURS",
+    "MAX_PHOTO_SIDE",
     "NotAnImageError",
-    "UploadDemo",
     "annotate_frame",
-    "annotate_photo",
     "decode_image",
     "emoji_image",
     "encode_image",
-    "photo_pipeline",
     "plot_emotion_probabilities",
     "plot_photos",
     "shrink",
-    "upload_demo",
 ]
 
 #: Box and bar colour of each emotion (RGB), in FER order.
@@ -171,16 +167,6 @@ def _paste(image: np.ndarray, rgba: np.ndarray, x: int, y: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    """A uint8 RGB copy of a gray, gray+channel, RGB or RGBA image."""
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
-        return array.copy()
-    if array.ndim == 3 and array.shape[2] == 4 and array.dtype == np.uint8:
-        return np.ascontiguousarray(array[..., :3])
-    return cv2.cvtColor(to_gray(array), cv2.COLOR_GRAY2RGB)
-
-
 def annotate_frame(
     image: np.ndarray,
     boxes: Any,
@@ -202,7 +188,7 @@ def annotate_frame(
         emoji: paste the emoji of each face's emotion beside its box.
         names: the class names (FER order).
     """
-    canvas = _as_rgb(image)
+    canvas = to_rgb(image)
     box_array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     labelled = probabilities is not None
     probs = np.asarray(probabilities if labelled else [], dtype=np.float64)
@@ -256,24 +242,9 @@ def annotate_frame(
             for j in range(0, points.shape[1], 2):
                 px, py = points[i, j], points[i, j + 1]
                 if np.isfinite(px) and np.isfinite(py):
-                    rgb = tuple(int(255 * c) for c in to_rgb(SIDE_COLOURS[sides[j // 2]]))
+                    rgb = tuple(int(255 * c) for c in colors.to_rgb(SIDE_COLOURS[sides[j // 2]]))
                     cv2.circle(canvas, (int(round(px)), int(round(py))), line + 1, rgb, -1)
     return canvas
-
-
-def photo_pipeline(
-    emotion_model: Any = None, keypoint_model: Any = None, *, keypoints: bool = True
-) -> FramePipeline:
-    """A :class:`~utils.faces.FramePipeline` set up for photos rather than video: full-size
-    detection with the finer Haar search (slower, finds more), keypoints included."""
-    return FramePipeline(
-        emotion_model,
-        keypoint_model=keypoint_model,
-        keypoints=keypoints,
-        detect_width=None,
-        min_face=40,
-        scale_factor=1.1,
-    )
 
 
 def shrink(image: np.ndarray, max_side: int = MAX_PHOTO_SIDE) -> np.ndarray:
@@ -284,26 +255,6 @@ def shrink(image: np.ndarray, max_side: int = MAX_PHOTO_SIDE) -> np.ndarray:
         return image
     new = (max(1, round(width * factor)), max(1, round(height * factor)))
     return cv2.resize(image, new, interpolation=cv2.INTER_AREA)
-
-
-def annotate_photo(
-    image: np.ndarray,
-    pipeline: FramePipeline | None = None,
-    *,
-    max_side: int = MAX_PHOTO_SIDE,
-) -> tuple[np.ndarray, FrameResult]:
-    """Detect, crop, predict and draw: the annotated RGB photo and what was found.
-
-    The photo is first shrunk to ``max_side`` pixels (boxes and keypoints in the result are
-    in the shrunk photo's pixels, which is also the annotated image's size).
-    """
-    small = shrink(_as_rgb(image), max_side)
-    pipeline = photo_pipeline() if pipeline is None else pipeline
-    result = pipeline(small)
-    annotated = annotate_frame(
-        small, result.boxes, result.probabilities, keypoints=result.keypoints
-    )
-    return annotated, result
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,7 +277,7 @@ def decode_image(data: bytes | bytearray | memoryview, name: str = "upload") -> 
 
 def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
     """Encode an RGB (or gray) uint8 image as PNG/JPEG bytes (``suffix`` picks the format)."""
-    rgb = _as_rgb(image)
+    rgb = to_rgb(image)
     try:
         ok, data = cv2.imencode(suffix, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     except cv2.error:
@@ -388,84 +339,3 @@ def plot_photos(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
     return figure
-
-
-# --------------------------------------------------------------------------------------------
-# Your own photo: an upload widget
-# --------------------------------------------------------------------------------------------
-
-
-class UploadDemo(widgets.VBox):
-    """A file-upload button, the annotated photo and a message line, in one box.
-
-    CSS classes (stable, for browser tests): the box ``upload-demo``, the upload button
-    ``upload-demo-input``, the picture ``upload-demo-result``, the message
-    ``upload-demo-message``. :meth:`show_file` is what an upload triggers; call it yourself
-    with a file's bytes to get the same result without a browser.
-    """
-
-    def __init__(self, pipeline: FramePipeline | None = None, *, max_side: int = 800) -> None:
-        self.pipeline = pipeline
-        self.max_side = max_side
-        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Photo")
-        self.upload.add_class("upload-demo-input")
-        # flex-start: shown at its own size (at most the output's width), not stretched to it.
-        self.result = widgets.Image(
-            format="png", layout=widgets.Layout(max_width="100%", align_self="flex-start")
-        )
-        self.result.add_class("upload-demo-result")
-        self.message = widgets.HTML("Choose a photo with a face (JPEG or PNG).")
-        self.message.add_class("upload-demo-message")
-        super().__init__([self.upload, self.message, self.result])
-        self.add_class("upload-demo")
-        self.upload.observe(self._on_upload, names="value")
-
-    def _on_upload(self, change: Mapping[str, Any]) -> None:
-        files = change["new"]
-        if files:
-            first = files[0]
-            self.show_file(str(first["name"]), bytes(first["content"]))
-
-    def show_file(self, name: str, content: bytes) -> bool:
-        """Analyse one uploaded file and show the result; False (and a message) if it failed."""
-        try:
-            photo = decode_image(content, name)
-        except NotAnImageError as e:
-            self.result.value = b""
-            self.result.layout.display = "none"
-            self._say(str(e), error=True)
-            return False
-        if self.pipeline is None:
-            self.pipeline = photo_pipeline()
-        annotated, found = annotate_photo(photo, self.pipeline, max_side=self.max_side)
-        self.result.value = encode_image(annotated, ".png")
-        self.result.layout.display = None
-        if len(found.boxes) == 0:
-            self._say(
-                f"{name}: no face found. The Haar detector wants a frontal, upright, well-lit "
-                "face at least 40 pixels wide; try another photo.",
-                error=True,
-            )
-            return False
-        faces = ", ".join(
-            f"{e} ({p.max():.0%})" for e, p in zip(found.emotions, found.probabilities, strict=True)
-        )
-        self._say(f"{name}: {len(found.boxes)} face(s): {faces}")
-        return True
-
-    def _say(self, text: str, *, error: bool = False) -> None:
-        colour = "#b00020" if error else "inherit"
-        self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
-
-
-def upload_demo(
-    emotion_model: Any = None, keypoint_model: Any = None, *, max_side: int = 800
-) -> UploadDemo:
-    """Try the models on your own photo: returns the widget box (show it as a cell's value).
-
-    The models load on the first upload, so showing the box is instant.
-    """
-    pipeline = None
-    if emotion_model is not None or keypoint_model is not None:
-        pipeline = photo_pipeline(emotion_model, keypoint_model)
-    return UploadDemo(pipeline, max_side=max_side)

@@ -1,8 +1,8 @@
 """Loaders for the real facial-expression formats you will meet after the course.
 
 The course's own action-unit table (``au_labels.csv`` + ``images/``) is read by
-:func:`utils.data.load_action_units`. Real data sets come in their own shapes; this module reads
-three of them into the same :class:`utils.data.ActionUnitData` (or plain arrays), so a notebook
+:func:`utils.data_action_units.load_action_units`. Real data sets come in their own shapes; this module reads
+three of them into the same :class:`utils.data_action_units.ActionUnitData` (or plain arrays), so a notebook
 written for the sample data runs on them unchanged:
 
 * **JAFFE** (Lyons et al. 1998): 213 pictures of 10 Japanese women, the emotion in the file
@@ -17,7 +17,7 @@ written for the sample data runs on them unchanged:
   ``1`` present, ``0`` absent, ``999`` (or empty) not coded. :func:`read_au_csv`,
   :func:`load_au_csv`.
 
-Every reader checks its input and raises :class:`utils.data.DataFormatError` (a ``ValueError``)
+Every reader checks its input and raises :class:`utils.schema.DataFormatError` (a ``ValueError``)
 naming the file, the line or row, and what was expected.
 """
 
@@ -32,19 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.data import (
-    AU_MAX,
-    AU_SIZE,
-    EMOTIONS,
-    ActionUnitData,
-    DataFormatError,
-    _Archive,
-    _decode_image,
-    _is_image_name,
-    _natural_key,
-    _to_float,
-    _to_gray_uint8,
-)
+from utils.archives import Archive, natural_key
+from utils.data_action_units import ActionUnitData
+from utils.images import decode_image, is_image_name, to_float, to_gray_uint8
+from utils.schema import AU_MAX, AU_SIZE, EMOTIONS, DataFormatError
 
 # --------------------------------------------------------------------------------------------
 # JAFFE: the label is in the file name
@@ -76,7 +67,7 @@ class JaffeName:
 
     @property
     def label(self) -> int:
-        """The emotion as a FER label (index into ``utils.data.EMOTIONS``)."""
+        """The emotion as a FER label (index into ``utils.schema.EMOTIONS``)."""
         return EMOTIONS.index(self.emotion)
 
 
@@ -107,7 +98,7 @@ class JaffeData:
     """JAFFE faces. Unpacks as ``images, emotions, subjects``.
 
     ``images`` ``(N, size, size, 1)`` float32 in [0, 1]; ``emotions`` ``(N,)`` int64 FER labels;
-    ``subjects`` ``(N,)`` str (10 people: split with ``utils.data.split_by_subject``).
+    ``subjects`` ``(N,)`` str (10 people: split with ``utils.splits.split_by_subject``).
     """
 
     images: np.ndarray
@@ -131,8 +122,8 @@ def load_jaffe(path: str | os.PathLike[str], *, size: int = AU_SIZE) -> JaffeDat
     skipped; an image whose name is not a JAFFE name raises, so a wrong folder is noticed.
     """
     size = _check_size(size)
-    with _Archive(path) as archive:
-        names = [n for n in archive.names if _is_image_name(n)]
+    with Archive(path) as archive:
+        names = [n for n in archive.names if is_image_name(n)]
         if not names:
             raise DataFormatError(
                 f"{path}: holds no image files; expected JAFFE's KA.HA1.29.tiff ..."
@@ -140,7 +131,7 @@ def load_jaffe(path: str | os.PathLike[str], *, size: int = AU_SIZE) -> JaffeDat
         parsed = [parse_jaffe_name(archive.describe(n)) for n in names]
         images = np.stack([_read_gray(archive, n, size) for n in names])
     return JaffeData(
-        images=_to_float(images),
+        images=to_float(images),
         emotions=np.array([p.label for p in parsed], np.int64),
         subjects=np.array([p.subject for p in parsed], dtype=str),
         files=np.array(names, dtype=str),
@@ -273,7 +264,7 @@ def read_ck_emotion(path: str | os.PathLike[str] | None = None, *, text: str | N
 
 @dataclass
 class CKPlusData(ActionUnitData):
-    """CK+ peak frames as :class:`~utils.data.ActionUnitData`, plus ``landmarks`` ``(N, 68, 2)``
+    """CK+ peak frames as :class:`~utils.data_action_units.ActionUnitData`, plus ``landmarks`` ``(N, 68, 2)``
     in the pixels of the returned (cropped, resized) images."""
 
     landmarks: np.ndarray = field(
@@ -312,18 +303,18 @@ def load_ck_plus(
         )
     if not 0 <= margin <= 1:
         raise ValueError(f"margin={margin!r}: expected a fraction between 0 and 1")
-    with _Archive(path) as archive:
+    with Archive(path) as archive:
         by_base: dict[str, dict[str, str]] = {}
         for name in archive.names:
             base = name.rsplit("/", 1)[-1]
             match = _CK_NAME.match(base)
             if match is None:
                 continue
-            kind = (match.group(4) or ("image" if _is_image_name(base) else "")).lower()
+            kind = (match.group(4) or ("image" if is_image_name(base) else "")).lower()
             if kind:
                 key = "_".join(match.group(1, 2, 3)).upper()
                 by_base.setdefault(key, {})[kind] = name
-        coded = sorted((k for k, v in by_base.items() if "facs" in v), key=_natural_key)
+        coded = sorted((k for k, v in by_base.items() if "facs" in v), key=natural_key)
         if not coded:
             raise DataFormatError(
                 f"{path}: no CK+ FACS files; expected .../S005/001/S005_001_00000011_facs.txt"
@@ -344,8 +335,8 @@ def load_ck_plus(
             points = read_ck_landmarks(
                 archive.describe(files["landmarks"]), text=_member_text(archive, files["landmarks"])
             )
-            raw = _to_gray_uint8(
-                _decode_image(archive.read(files["image"]), archive.describe(files["image"])), None
+            raw = to_gray_uint8(
+                decode_image(archive.read(files["image"]), archive.describe(files["image"])), None
             )[0]
             crop, points = _crop_to_landmarks(raw, points, size, margin)
             images.append(crop)
@@ -374,7 +365,7 @@ def load_ck_plus(
             if au in codes:
                 intensities[i, j] = codes[au] if codes[au] > 0 else unscored_intensity
     return CKPlusData(
-        images=_to_float(np.stack(images)),
+        images=to_float(np.stack(images)),
         intensities=intensities,
         au_names=columns,
         subjects=np.array(subjects, dtype=str),
@@ -385,7 +376,7 @@ def load_ck_plus(
     )
 
 
-def _member_text(archive: _Archive, name: str) -> str:
+def _member_text(archive: Archive, name: str) -> str:
     try:
         return archive.read(name).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -491,7 +482,7 @@ def load_au_csv(
     size: int = AU_SIZE,
     not_coded: Sequence[float] = (999, -1),
 ) -> ActionUnitData:
-    """An EmotioNet-style CSV plus its images as :class:`~utils.data.ActionUnitData`.
+    """An EmotioNet-style CSV plus its images as :class:`~utils.data_action_units.ActionUnitData`.
 
     ``images`` is the folder (or zip) holding the files the CSV names (matched by their path
     relative to it, or by their base name; a URL is matched by its last part); default: the
@@ -501,7 +492,7 @@ def load_au_csv(
     table = read_au_csv(path, not_coded=not_coded)
     size = _check_size(size)
     folder = Path(images) if images is not None else Path(path).parent
-    with _Archive(folder) as archive:
+    with Archive(folder) as archive:
         by_name: dict[str, str] = {}
         for name in archive.names:
             by_name.setdefault(name, name)
@@ -517,7 +508,7 @@ def load_au_csv(
             members.append(found)
         stack = np.stack([_read_gray(archive, m, size) for m in members])
     return ActionUnitData(
-        images=_to_float(stack),
+        images=to_float(stack),
         intensities=table.labels,
         au_names=table.au_names,
         subjects=table.files.copy(),
@@ -538,6 +529,6 @@ def _check_size(size: int) -> int:
     return int(size)
 
 
-def _read_gray(archive: _Archive, name: str, size: int) -> np.ndarray:
-    image = _decode_image(archive.read(name), archive.describe(name))
-    return _to_gray_uint8(image, (size, size))[0]
+def _read_gray(archive: Archive, name: str, size: int) -> np.ndarray:
+    image = decode_image(archive.read(name), archive.describe(name))
+    return to_gray_uint8(image, (size, size))[0]

@@ -1,4 +1,4 @@
-"""Where the course's data lives, how ``DATA = ...`` is resolved, and the one place seeds are set.
+"""Where the course's data lives, how ``DATA = ...`` is resolved, and the default seed.
 
 Every notebook's ``parameters`` cell has ``DATA = "sample"``. This module turns that string
 into a folder or file:
@@ -8,16 +8,16 @@ into a folder or file:
 * ``"kaggle"`` -- the real data downloaded by ``python -m data_scripts.download`` into
   ``data/kaggle/``;
 * anything else -- a path you give (a CSV, a zip or a folder), used as it is.
+
+Seeds are set by :func:`utils.seeding.set_seed` (default :data:`DEFAULT_SEED`); the TensorFlow
+and GPU report is :func:`utils.environment.report_environment`.
 """
 
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 from typing import Literal
-
-import numpy as np
 
 Dataset = Literal["keypoints", "fer2013", "action_units", "identities"]
 
@@ -29,6 +29,7 @@ DATASET_DIRS: dict[str, str] = {
     "identities": "identities",
 }
 
+#: The seed every notebook and command uses unless told otherwise (``SEED = 42``).
 DEFAULT_SEED = 42
 
 
@@ -76,7 +77,7 @@ def ensure_sample_data(out: Path | None = None, *, quiet: bool = False) -> Path:
     Generation is deterministic (seeded), so every student gets byte-identical files.
     """
     out = Path(out) if out is not None else sample_dir()
-    from data_scripts.make_sample_data import generate, is_complete
+    from utils.sample_data import generate, is_complete
 
     if not is_complete(out):
         if not quiet:
@@ -117,47 +118,3 @@ def resolve_data(data: str | os.PathLike[str], dataset: Dataset) -> Path:
             f"DATA={text!r}: no such file or folder. Expected 'sample', 'kaggle' or an existing path."
         )
     return path
-
-
-def set_seed(seed: int = DEFAULT_SEED, *, deterministic_ops: bool = False) -> int:
-    """Seed Python, NumPy and Keras/TensorFlow in one call -- the one place seeds are set.
-
-    ``deterministic_ops=True`` also asks TensorFlow for deterministic kernels (slower, but two
-    runs then give identical weights).
-    """
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - students and libraries still use the global RNG
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    if deterministic_ops:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-    return seed
-
-
-def report_environment() -> dict[str, object]:
-    """Print (and return) the TensorFlow/Keras versions and whether a GPU is visible."""
-    import keras
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    gpu_names = [g.name for g in gpus]
-    info: dict[str, object] = {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "backend": keras.backend.backend(),
-        "gpus": gpu_names,
-    }
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__} ({info['backend']} backend)")
-    if gpus:
-        print(f"GPU: {', '.join(gpu_names)}")
-    else:
-        print(
-            "No GPU found: fine for this course, every notebook's defaults run on a laptop CPU. "
-            "On Colab choose Runtime > Change runtime type > GPU; on a local NVIDIA machine "
-            "install `tensorflow[and-cuda]`."
-        )
-    return info

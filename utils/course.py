@@ -6,7 +6,7 @@ with papermill in sample mode and writes, under ``build/``:
 * ``notebooks/NN_name.ipynb`` and ``html/NN_name.html`` -- the executed copies;
 * ``summary.csv`` and ``summary.md`` -- notebook, status, wall time, headline metric;
 * ``editions/student`` and ``editions/instructor`` -- the notebooks with the exercise
-  solutions stubbed out / kept (``data_scripts.make_editions``).
+  solutions stubbed out / kept (:mod:`utils.editions`).
 
 A notebook reports its headline metric with :func:`headline`; the runner reads it back from
 the executed notebook's outputs, so it works the same under papermill, nbclient or JupyterLab.
@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -28,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from utils.config import project_root
+from utils.editions import make_editions, notebook_paths
+from utils.io import atomic_write_text
 
 #: Custom MIME type that carries a notebook's headline metric in its outputs.
 HEADLINE_MIME = "application/x.face-dl-headline+json"
@@ -56,12 +56,6 @@ def read_headline(nb: Any) -> dict[str, Any] | None:
     return found
 
 
-def notebook_paths(folder: Path | None = None) -> list[Path]:
-    """The course notebooks in order (``notebooks/NN_*.ipynb``)."""
-    folder = folder or project_root() / "notebooks"
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if p.is_file())
-
-
 @dataclass
 class NotebookResult:
     notebook: str
@@ -70,18 +64,6 @@ class NotebookResult:
     metric: str
     value: float | None
     error: str = ""
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_notebook(
@@ -125,7 +107,7 @@ def run_notebook(
             from nbconvert import HTMLExporter
 
             body, _ = HTMLExporter().from_notebook_node(nb)
-            _atomic_write_text(out_dir / "html" / (path.stem + ".html"), body)
+            atomic_write_text(out_dir / "html" / (path.stem + ".html"), body)
     name = ""
     value = None
     if metric:
@@ -142,7 +124,7 @@ def write_summary(results: Sequence[NotebookResult], out_dir: Path) -> Path:
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write_text(out_dir / "summary.csv", buf.getvalue())
+    atomic_write_text(out_dir / "summary.csv", buf.getvalue())
     lines = [
         "| notebook | status | wall time (s) | headline metric | value |",
         "|---|---|---:|---|---:|",
@@ -153,7 +135,7 @@ def write_summary(results: Sequence[NotebookResult], out_dir: Path) -> Path:
     total = sum(r.seconds for r in results)
     lines.append(f"| **total** | | {total:.1f} | | |")
     md = out_dir / "summary.md"
-    _atomic_write_text(md, "\n".join(lines) + "\n")
+    atomic_write_text(md, "\n".join(lines) + "\n")
     return md
 
 
@@ -179,8 +161,6 @@ def run_course(
     md = write_summary(results, out_dir)
     print("\n" + md.read_text(encoding="utf-8"))
     # The student edition (solutions stubbed) and the instructor edition of every notebook.
-    from data_scripts.make_editions import make_editions
-
     editions = make_editions(out_dir / "editions")
     print("editions: " + ", ".join(str(folder) for folder in editions.values()))
     return results

@@ -18,25 +18,61 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from utils.schema import EMOTIONS, KEYPOINT_COLUMNS, KEYPOINT_SIZE
+from utils.schema import FER_SIZE as EMOTION_SIZE
+
 #: Where the shipped models and their JSON sidecars live.
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 KEYPOINT_MODEL = PRETRAINED_DIR / "keypoints.keras"
 EMOTION_MODEL = PRETRAINED_DIR / "emotion.keras"
-KEYPOINT_SIZE = 96
-EMOTION_SIZE = 48
-EMOTIONS: list[str] = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
 _HOW_TO_TRAIN = {
-    "keypoints": "python -m data_scripts.train_keypoints --data <real_faces_kaggle_format.zip>",
-    "emotion": "python -m data_scripts.train_fer2013 --data <fer2013 zip or folder>",
+    "keypoints": "python -m utils.train_keypoints --preset shipped --data FACES_ZIP --out RUN",
+    "emotion": "python -m utils.train_fer --preset shipped --data FER2013_ZIP --out RUN",
 }
 _cache: dict[tuple[str, int], Any] = {}
 _lock = threading.Lock()
+
+
+class CompiledModel:
+    """A Keras model wrapped in one ``tf.function``: fast calls for any batch size.
+
+    ``model.predict`` builds a data pipeline on every call, and an eager ``model(x)`` runs
+    layer by layer in Python: tens of milliseconds for one face, fine for a data set but far
+    too slow for a webcam or a loop over photos. The compiled call is traced once (the batch
+    dimension is left open, so no batch size traces again) and then costs about a
+    millisecond plus the arithmetic. ``python -m benchmarks.inference_speed`` measures it.
+    """
+
+    def __init__(self, model: Any) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        spec = tf.TensorSpec((None, *tuple(model.input_shape)[1:]), tf.float32)
+        self._fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        return self._fn(x)
+
+
+_compiled: weakref.WeakKeyDictionary[Any, CompiledModel] = weakref.WeakKeyDictionary()
+
+
+def compiled(model: Any) -> CompiledModel:
+    """The :class:`CompiledModel` of ``model``, made once per model and then reused."""
+    if isinstance(model, CompiledModel):
+        return model
+    with _lock:
+        fast = _compiled.get(model)
+        if fast is None:
+            fast = _compiled[model] = CompiledModel(model)
+        return fast
 
 
 def _load(path: str | os.PathLike[str], kind: str) -> Any:
@@ -60,7 +96,7 @@ def load_keypoint_model(path: str | os.PathLike[str] | None = None) -> Any:
     """The shipped keypoint model (loaded once, then cached).
 
     Input ``(96, 96, 1)`` float32 in [0, 1]; output ``(30,)`` pixel coordinates in Kaggle's
-    column order (``utils.data.KEYPOINT_COLUMNS``). ``path`` loads another ``.keras`` file.
+    column order (``utils.schema.KEYPOINT_COLUMNS``). ``path`` loads another ``.keras`` file.
     """
     return _load(KEYPOINT_MODEL if path is None else path, "keypoints")
 
@@ -115,11 +151,9 @@ def _faces_to_input(faces: Any, size: int, name: str = "faces") -> np.ndarray:
 
 
 def _run(model: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """The model's outputs for ``x`` in batches (inference mode: no dropout)."""
-    outputs = [
-        np.asarray(model(x[i : i + batch_size], training=False))
-        for i in range(0, len(x), batch_size)
-    ]
+    """The model's outputs for ``x`` in batches (inference mode: no dropout), compiled."""
+    fast = compiled(model)
+    outputs = [np.asarray(fast(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
     return np.concatenate(outputs).astype(np.float32)
 
 
@@ -140,18 +174,15 @@ def predict_keypoints(
     x = _faces_to_input(faces, KEYPOINT_SIZE)
     net = load_keypoint_model() if model is None else model
     if len(x) == 0:
-        return np.zeros((0, 30), np.float32)
+        return np.zeros((0, len(KEYPOINT_COLUMNS)), np.float32)
     points = _run(net, x, batch_size)
     if tta:
-        from utils.keypoint_augmentation import flip_keypoints_np
+        from utils.keypoint_augmentation import PIXEL_AXIS, mirror_keypoints
 
-        mirrored = flip_keypoints_np(
-            _run(net, np.ascontiguousarray(x[:, :, ::-1]), batch_size), KEYPOINT_SIZE
-        )
         # The shipped model's labels mirror about their own axis (see its model card).
-        axis = _keypoint_flip_axis() if model is None else (KEYPOINT_SIZE - 1) / 2
-        mirrored[:, ::2] += 2 * axis - (KEYPOINT_SIZE - 1)
-        points = (points + mirrored) / 2
+        axis = _keypoint_flip_axis() if model is None else PIXEL_AXIS
+        on_mirror = _run(net, np.ascontiguousarray(x[:, :, ::-1]), batch_size)
+        points = (points + mirror_keypoints(on_mirror, axis)) / 2
     return points.astype(np.float32)
 
 

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from utils.schema import FLIP_PERMUTATION, KEYPOINT_COLUMNS
+from utils.schema import FLIP_PERMUTATION, KEYPOINT_COLUMNS, KEYPOINT_SIZE
 
 OutOfBounds = Literal["nan", "keep"]
 
@@ -146,6 +146,89 @@ def warp_affine_np(
         warped = warped[..., None]
     moved = transform_keypoints_np(keypoints, matrix, (height, width), out_of_bounds=out_of_bounds)
     return warped, moved
+
+
+# --------------------------------------------------------------------------------------------
+# Mirror axes, flip test-time augmentation and a whole batch at once (NumPy)
+# --------------------------------------------------------------------------------------------
+
+#: Where a horizontal flip mirrors the pixels: ``x -> 95 - x`` is a mirror about x = 47.5.
+PIXEL_AXIS = (KEYPOINT_SIZE - 1) / 2.0
+
+
+def keypoint_unflip_map(axis: float = PIXEL_AXIS) -> tuple[np.ndarray, np.ndarray]:
+    """``(kernel, bias)`` with ``points @ kernel + bias == mirror_keypoints(points, axis)``."""
+    n = len(FLIP_PERMUTATION)
+    is_x = np.arange(n) % 2 == 0
+    kernel = np.zeros((n, n), np.float32)
+    bias = np.zeros(n, np.float32)
+    for j, source in enumerate(FLIP_PERMUTATION):
+        kernel[source, j] = -1.0 if is_x[source] else 1.0
+        bias[j] = 2 * axis if is_x[source] else 0.0
+    return kernel, bias
+
+
+def mirror_keypoints(points: np.ndarray, axis: float = PIXEL_AXIS) -> np.ndarray:
+    """Keypoints of the mirrored face: ``x -> 2 * axis - x``, left/right names swapped.
+
+    ``axis = 47.5`` is the exact pixel mirror (:func:`flip_keypoints_np`).
+    Labels that sit a constant ``d`` px right of the feature they mark (a cropping or
+    coordinate-convention offset) mirror correctly about ``47.5 + d`` instead: mirroring
+    about 47.5 would then teach the network a ``2 d`` px error on every flipped face.
+    """
+    is_x = np.arange(points.shape[-1]) % 2 == 0
+    return flip_keypoints_np(points, KEYPOINT_SIZE) + np.where(is_x, 2 * axis - 2 * PIXEL_AXIS, 0.0)
+
+
+def estimate_label_axis(keypoints: np.ndarray) -> float:
+    """The labels' own mirror axis: the mean x midway between the two eye centres.
+
+    Faces are cropped centred, so for correctly placed labels this is ~47.5 (the pixel
+    mirror). On the real-faces zip it is ~48.4: the labels sit ~0.9 px right of the pixels'
+    mirror axis, which a network trained with 47.5-flips shows as a ~2 px x bias on mirrored
+    faces.
+    """
+    left = keypoints[:, KEYPOINT_COLUMNS.index("left_eye_center_x")]
+    right = keypoints[:, KEYPOINT_COLUMNS.index("right_eye_center_x")]
+    return float(np.nanmean((left + right) / 2))
+
+
+def augment_batch_np(
+    images: np.ndarray,
+    keypoints: np.ndarray,
+    rng: np.random.Generator,
+    flip_axis: float = PIXEL_AXIS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A fresh random flip + rotation/scale/shift + brightness/contrast for every face.
+
+    ``images`` ``(N, 96, 96, 1)`` float32 in [0, 1], ``keypoints`` ``(N, 30)`` pixels. Flip
+    with p=0.5 (left/right names swapped), rotation +-12 degrees, scale +-10%, shift +-6 px
+    (one matrix for the pixels and the points, :func:`warp_affine_np`), contrast x0.7-1.3 and
+    brightness +-0.1: what the shipped keypoint model trains with, one call per epoch.
+    The keypoints of a flipped face are mirrored about ``flip_axis`` (:func:`mirror_keypoints`).
+    """
+    n = len(images)
+    flips = rng.random(n) < 0.5
+    angles = rng.uniform(-12, 12, n)
+    scales = rng.uniform(0.9, 1.1, n)
+    shifts = rng.uniform(-6, 6, (n, 2))
+    contrast = rng.uniform(0.7, 1.3, n).astype(np.float32)
+    brightness = rng.uniform(-0.1, 0.1, n).astype(np.float32)
+    out_x = np.empty_like(images)
+    out_y = np.empty_like(keypoints)
+    for i in range(n):
+        image, points = images[i], keypoints[i]
+        if flips[i]:
+            image, points = image[:, ::-1], mirror_keypoints(points, flip_axis)
+        matrix = affine_matrix(angles[i], scales[i], (shifts[i, 0], shifts[i, 1]))
+        image, points = warp_affine_np(
+            np.ascontiguousarray(image), points, matrix, out_of_bounds="keep"
+        )
+        out_x[i] = image.reshape(KEYPOINT_SIZE, KEYPOINT_SIZE, 1)
+        out_y[i] = points
+    mean = out_x.mean(axis=(1, 2, 3), keepdims=True)
+    out_x = (out_x - mean) * contrast[:, None, None, None] + mean + brightness[:, None, None, None]
+    return np.clip(out_x, 0.0, 1.0).astype(np.float32), out_y
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
+from utils.schema import EMOTIONS
+
 # --------------------------------------------------------------------------------------------
 # Keypoints
 # --------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def classification_report_df(
 ) -> pd.DataFrame:
     """Per-class precision, recall, F1 and support, then macro and weighted averages.
 
-    One row per class in ``names`` (default: ``utils.data.EMOTIONS``), so a class the model
+    One row per class in ``names`` (default: ``utils.schema.EMOTIONS``), so a class the model
     never predicts still shows up -- with precision 0, not a missing row. Accuracy hides
     exactly this: on FER-2013 a model that never says *disgust* loses only 1.5% accuracy.
     """
@@ -162,8 +164,6 @@ def classification_report_df(
 
     true, pred = _class_arrays(y_true, y_pred)
     if names is None:
-        from utils.data import EMOTIONS
-
         names = EMOTIONS
     names = [str(n) for n in names]
     top = int(max(true.max(), pred.max()))

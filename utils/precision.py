@@ -10,7 +10,9 @@ picks it where the hardware supports it. Measure both on your machine:
 
 from __future__ import annotations
 
+import contextlib
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -69,3 +71,19 @@ def set_precision(precision: str = "auto") -> str:
     chosen = resolve_precision(precision)
     keras.mixed_precision.set_global_policy(_POLICIES[chosen])
     return chosen
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str = "auto") -> Iterator[str]:
+    """``with precision_scope("auto") as chosen:`` -- :func:`set_precision`, undone afterwards.
+
+    Models built inside the block use the chosen policy (and keep it when saved); the global
+    policy is restored when the block ends, so code that runs later is not affected.
+    """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    try:
+        yield set_precision(precision)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

@@ -3,12 +3,18 @@
 Plain Python and NumPy only, so any module can import a constant from here without pulling in
 pandas, OpenCV or TensorFlow. Conventions (see ``CONTRIBUTING.md``): keypoints in pixels in
 Kaggle's column order, ``left_*`` is the subject's left (larger x); emotion labels are indices
-into :data:`EMOTIONS`; images are grayscale.
+into :data:`EMOTIONS`; images are grayscale. :class:`DataFormatError` is what every reader
+raises when a file does not follow these formats.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+
+class DataFormatError(ValueError):
+    """A data file is not in the expected format; the message names the file, row and fix."""
+
 
 #: FER-2013's emotion classes; the label of each is its index here.
 EMOTIONS: list[str] = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

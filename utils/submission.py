@@ -17,13 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.data import (
-    KEYPOINT_COLUMNS,
-    KEYPOINT_SIZE,
-    DataFormatError,
-    atomic_write_text,
-    format_cell,
-)
+from utils.io import atomic_write_text
+from utils.schema import KEYPOINT_COLUMNS, KEYPOINT_SIZE, DataFormatError
+from utils.tables import format_cell
 
 #: Predictions outside the image are clipped to this range (pixels).
 LOCATION_RANGE = (0.0, float(KEYPOINT_SIZE))

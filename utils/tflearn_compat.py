@@ -36,7 +36,6 @@ The gotchas (read ``lessons/tflearn_to_keras.md`` for the full table):
 
 from __future__ import annotations
 
-import datetime
 import math
 import os
 import random
@@ -48,6 +47,8 @@ from typing import Any, NoReturn
 
 import keras
 import numpy as np
+
+from utils.io import atomic_save_model
 
 __all__ = [
     "input_data",
@@ -1243,15 +1244,7 @@ class DNN:
                 stacklevel=2,
             )
             path = new
-        path.parent.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.datetime.now().strftime("%H%M%S%f")
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{stamp}.tmp.keras")
-        try:
-            self.model.save(tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return atomic_save_model(self.model, path)
 
     def load(
         self, model_file: str | os.PathLike[str], weights_only: bool = False, **optargs: Any

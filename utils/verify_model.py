@@ -86,9 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--val_fraction {args.val_fraction}: expected a number between 0 and 1")
     try:
         from utils.config import resolve_data
-        from utils.data import atomic_write_text
+        from utils.io import atomic_write_text
         from utils.metrics import classification_report_df
-        from utils.pipelines import load_fer_splits
+        from utils.splits import load_fer_splits
 
         model = load_model(args.model_weights)
         data = load_fer_splits(

@@ -1,13 +1,15 @@
-"""An interactive face browser for JupyterLab: step through a data set one face at a time.
+"""Interactive widgets for JupyterLab: step through a data set, try the models on your photo.
 
 ::
 
-    from utils.widgets import face_browser
+    from utils.widgets import face_browser, upload_demo
     face_browser(X, y, label_names=EMOTIONS, extra={"subject": subjects})
+    upload_demo()   # an upload button: your photo comes back with faces, emotions, keypoints
 
-The slider (or the Previous/Next buttons) picks a face; the picture is rendered in Python with
-OpenCV (upscaled so a 48x48 face is visible, keypoints drawn in the same side colours as
-``utils.plotting``) and sent to the browser as PNG bytes, so it needs no JavaScript of its own.
+The face browser's slider (or the Previous/Next buttons) picks a face; the picture is rendered
+in Python with OpenCV (upscaled so a 48x48 face is visible, keypoints drawn in the same side
+colours as ``utils.plotting``) and sent to the browser as PNG bytes, so neither widget needs
+JavaScript of its own.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ import cv2
 import ipywidgets as widgets
 import numpy as np
 
+from utils.annotate import NotAnImageError, decode_image, encode_image
+from utils.image_arrays import as_image_batch
 from utils.plotting import (
     SIDE_COLOURS,
-    as_image_batch,
     as_keypoint_batch,
     label_texts,
     resolve_keypoint_sides,
 )
+from utils.realtime import FramePipeline, annotate_photo, photo_pipeline
 
-__all__ = ["FaceBrowser", "face_browser", "render_face"]
+__all__ = ["FaceBrowser", "UploadDemo", "face_browser", "render_face", "upload_demo"]
 
 #: The rendered picture's shorter side is upscaled to at least this many pixels.
 MIN_DISPLAY_SIZE = 240
@@ -239,3 +243,84 @@ def face_browser(
         A :class:`FaceBrowser` (an ``ipywidgets.VBox``).
     """
     return FaceBrowser(images, labels, keypoints, label_names, extra, columns=columns)
+
+
+# --------------------------------------------------------------------------------------------
+# Your own photo: an upload widget
+# --------------------------------------------------------------------------------------------
+
+
+class UploadDemo(widgets.VBox):
+    """A file-upload button, the annotated photo and a message line, in one box.
+
+    CSS classes (stable, for browser tests): the box ``upload-demo``, the upload button
+    ``upload-demo-input``, the picture ``upload-demo-result``, the message
+    ``upload-demo-message``. :meth:`show_file` is what an upload triggers; call it yourself
+    with a file's bytes to get the same result without a browser.
+    """
+
+    def __init__(self, pipeline: FramePipeline | None = None, *, max_side: int = 800) -> None:
+        self.pipeline = pipeline
+        self.max_side = max_side
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Photo")
+        self.upload.add_class("upload-demo-input")
+        # flex-start: shown at its own size (at most the output's width), not stretched to it.
+        self.result = widgets.Image(
+            format="png", layout=widgets.Layout(max_width="100%", align_self="flex-start")
+        )
+        self.result.add_class("upload-demo-result")
+        self.message = widgets.HTML("Choose a photo with a face (JPEG or PNG).")
+        self.message.add_class("upload-demo-message")
+        super().__init__([self.upload, self.message, self.result])
+        self.add_class("upload-demo")
+        self.upload.observe(self._on_upload, names="value")
+
+    def _on_upload(self, change: Mapping[str, Any]) -> None:
+        files = change["new"]
+        if files:
+            first = files[0]
+            self.show_file(str(first["name"]), bytes(first["content"]))
+
+    def show_file(self, name: str, content: bytes) -> bool:
+        """Analyse one uploaded file and show the result; False (and a message) if it failed."""
+        try:
+            photo = decode_image(content, name)
+        except NotAnImageError as e:
+            self.result.value = b""
+            self.result.layout.display = "none"
+            self._say(str(e), error=True)
+            return False
+        if self.pipeline is None:
+            self.pipeline = photo_pipeline()
+        annotated, found = annotate_photo(photo, self.pipeline, max_side=self.max_side)
+        self.result.value = encode_image(annotated, ".png")
+        self.result.layout.display = None
+        if len(found.boxes) == 0:
+            self._say(
+                f"{name}: no face found. The Haar detector wants a frontal, upright, well-lit "
+                "face at least 40 pixels wide; try another photo.",
+                error=True,
+            )
+            return False
+        faces = ", ".join(
+            f"{e} ({p.max():.0%})" for e, p in zip(found.emotions, found.probabilities, strict=True)
+        )
+        self._say(f"{name}: {len(found.boxes)} face(s): {faces}")
+        return True
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        colour = "#b00020" if error else "inherit"
+        self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
+
+
+def upload_demo(
+    emotion_model: Any = None, keypoint_model: Any = None, *, max_side: int = 800
+) -> UploadDemo:
+    """Try the models on your own photo: returns the widget box (show it as a cell's value).
+
+    The models load on the first upload, so showing the box is instant.
+    """
+    pipeline = None
+    if emotion_model is not None or keypoint_model is not None:
+        pipeline = photo_pipeline(emotion_model, keypoint_model)
+    return UploadDemo(pipeline, max_side=max_side)

@@ -21,7 +21,7 @@ from lab_harness import (
     screenshot,
 )
 
-from utils.data import EMOTIONS
+from utils.schema import EMOTIONS
 
 pytestmark = BROWSER
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from lab_harness import BROWSER
 
-from utils.course import notebook_paths
+from utils.editions import notebook_paths
 
 pytestmark = BROWSER
 

@@ -314,7 +314,7 @@ def expect_close(
 def sample_keypoints() -> Any:
     """The sample keypoint data (loaded once per session; checks are calibrated on it)."""
     from utils.config import resolve_data
-    from utils.data import load_keypoints
+    from utils.data_keypoints import load_keypoints
 
     return load_keypoints(resolve_data("sample", "keypoints"))
 
@@ -323,7 +323,7 @@ def sample_keypoints() -> Any:
 def sample_fer() -> Any:
     """The sample FER-2013 training faces (loaded once per session)."""
     from utils.config import resolve_data
-    from utils.data import load_fer2013
+    from utils.data_fer2013 import load_fer2013
 
     return load_fer2013(resolve_data("sample", "fer2013"), split="Training")
 

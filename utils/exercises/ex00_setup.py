@@ -64,7 +64,7 @@ def _check_leak(answer: Any) -> str:
     subjects = sample_keypoints().subjects
     expect(subjects is not None, "the sample data lacks subjects.csv; regenerate it")
     rows = np.arange(len(subjects))
-    from utils.data import split_by_subject
+    from utils.splits import split_by_subject
 
     # A random row split leaks people; split_by_subject does not.
     order = np.random.default_rng(0).permutation(rows)
@@ -104,7 +104,7 @@ def people_in_both(subjects, train_idx, test_idx):
 
 
 def _check_rarest(answer: Any) -> str:
-    from utils.data import EMOTIONS
+    from utils.schema import EMOTIONS
 
     counts = np.bincount(sample_fer().labels, minlength=len(EMOTIONS))
     rarest = EMOTIONS[int(np.argmin(counts))]
@@ -126,7 +126,8 @@ q3 = Question(
     hint="np.bincount(labels) counts the faces per class; EMOTIONS[argmin] names the rarest.",
     solution="""
 from utils.config import resolve_data
-from utils.data import EMOTIONS, load_fer2013
+from utils.data_fer2013 import load_fer2013
+from utils.schema import EMOTIONS
 
 fer = load_fer2013(resolve_data(DATA, "fer2013"), split="Training")
 rarest_emotion = EMOTIONS[int(np.argmin(np.bincount(fer.labels, minlength=7)))]

@@ -52,8 +52,8 @@ def to_scaled(keypoints):
 
 def _check_baseline(answer: Any) -> str:
     baseline = require_function(answer, "a function mean_baseline_rmse(y_train, y_val)")
-    from utils.data import split_by_subject
     from utils.metrics import rmse_pixels
+    from utils.splits import split_by_subject
 
     kp = sample_keypoints()
     train, val = split_by_subject(kp.subjects, (0.8, 0.2), seed=0)

@@ -27,8 +27,8 @@ def _complete_face() -> tuple[np.ndarray, np.ndarray]:
 
 def _check_flip(answer: Any) -> str:
     flip = require_function(answer, "a function my_flip(image, keypoints)")
-    from utils.data import KEYPOINT_COLUMNS
     from utils.keypoint_augmentation import flip_horizontal_np
+    from utils.schema import KEYPOINT_COLUMNS
 
     image, keypoints = _complete_face()
     out = flip(image.copy(), keypoints.copy())

@@ -75,7 +75,7 @@ def _check_weights(answer: Any) -> str:
         "with your weights the classes get shares "
         f"{np.round(share, 3).tolist()}; each should get 1/{present.sum()}",
     )
-    from utils.pipelines import weighted_random_sampler
+    from utils.imbalance import weighted_random_sampler
 
     drawn = labels[weighted_random_sampler(w, 7000, seed=0)]
     counts = np.bincount(drawn, minlength=7)

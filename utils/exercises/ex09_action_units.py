@@ -22,7 +22,7 @@ NOTEBOOK = "09_action_units_multitask"
 @lru_cache(maxsize=1)
 def _sample_aus() -> Any:
     from utils.config import resolve_data
-    from utils.data import load_action_units
+    from utils.data_action_units import load_action_units
 
     return load_action_units(resolve_data("sample", "action_units"))
 
@@ -161,7 +161,7 @@ EMOTION_THRESHOLD = 0.85
 
 def au_emotion_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The posed sample faces as (AU intensities / 5, emotion), split by person (70/30)."""
-    from utils.data import split_by_subject
+    from utils.splits import split_by_subject
 
     au = _sample_aus()
     posed = np.flatnonzero(au.emotions >= 0)
@@ -175,7 +175,7 @@ def _check_emotion_model(answer: Any) -> str:
     build = require_function(answer, "a function build_emotion_from_aus()")
     import keras
 
-    from utils.config import set_seed
+    from utils.seeding import set_seed
 
     x_train, y_train, x_val, y_val = au_emotion_data()
     set_seed(0)

@@ -1,13 +1,23 @@
-"""The real-time path: label smoothing, the timed detect -> crop -> predict pipeline, the live loop."""
+"""utils.realtime: label smoothing, the timed detect -> crop -> predict pipeline, photos, the
+live loop."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from utils import faces
-from utils.faces import FramePipeline, LabelSmoother, realtime_frames, run_webcam, time_pipeline
-from utils.inference import EMOTIONS
+from utils.faces import sample_photos, to_gray
+from utils.realtime import (
+    FramePipeline,
+    LabelSmoother,
+    annotate_photo,
+    load_model_arg,
+    photo_pipeline,
+    realtime_frames,
+    run_webcam,
+    time_pipeline,
+)
+from utils.schema import EMOTIONS
 
 HAPPY, SAD, SURPRISE = EMOTIONS.index("happy"), EMOTIONS.index("sad"), EMOTIONS.index("surprise")
 
@@ -69,8 +79,8 @@ def test_smoother_rejects_bad_input() -> None:
 
 @pytest.fixture(scope="module")
 def model():
-    from utils.config import set_seed
     from utils.models import fer_cnn
+    from utils.seeding import set_seed
 
     set_seed(0)
     return fer_cnn((8, 16), 16)
@@ -79,6 +89,29 @@ def model():
 @pytest.fixture(scope="module")
 def frames() -> dict[str, np.ndarray]:
     return realtime_frames(640, 480)
+
+
+def test_realtime_frames_are_webcam_sized() -> None:
+    frames = realtime_frames(320, 240)
+    assert set(frames) == {"one face", "three faces", "no face"}
+    assert {k: v.shape for k, v in frames.items()} == dict.fromkeys(frames, (240, 320, 3))
+
+
+def test_load_model_arg(model, tmp_path) -> None:
+    assert load_model_arg(model, lambda *a: None) is model
+    assert load_model_arg(None, lambda: "shipped") == "shipped"
+    with pytest.raises(ValueError, match="no such file"):
+        load_model_arg(tmp_path / "missing.keras", lambda path: path)
+
+
+def test_annotate_photo_finds_the_astronaut(model) -> None:
+    astronaut = sample_photos()["astronaut"]
+    annotated, result = annotate_photo(astronaut, photo_pipeline(model, keypoints=True))
+    assert annotated.shape == astronaut.shape
+    assert len(result.boxes) == 1 and result.keypoints is not None
+    x, y, w, h = result.boxes[0]
+    assert abs(x + w / 2 - 225) < 20 and abs(y + h / 2 - 115) < 20
+    assert np.abs(annotated.astype(int) - astronaut).max() > 100  # something was drawn
 
 
 def test_pipeline_finds_the_faces_of_the_test_frames(model, frames) -> None:
@@ -93,8 +126,8 @@ def test_pipeline_finds_the_faces_of_the_test_frames(model, frames) -> None:
         assert result.crops.shape == (expected, 48, 48) and result.crops.dtype == np.uint8
         assert len(result.emotions) == expected
     # Detection on the half-size copy finds the same face as at full size (within a few px).
-    full = FramePipeline(model, detect_width=None).detect(faces.to_gray(frames["one face"]))
-    half = pipeline.detect(faces.to_gray(frames["one face"]))
+    full = FramePipeline(model, detect_width=None).detect(to_gray(frames["one face"]))
+    half = pipeline.detect(to_gray(frames["one face"]))
     assert np.abs(full[0, :2] + full[0, 2:] / 2 - half[0, :2] - half[0, 2:] / 2).max() < 8
 
 
@@ -197,6 +230,6 @@ def test_shipped_model_sees_the_crop_not_the_whole_frame(frames) -> None:
 
     result = FramePipeline()(frames["one face"])  # the shipped emotion model
     assert len(result.boxes) == 1
-    whole = cv2.resize(faces.to_gray(frames["one face"]), (48, 48), interpolation=cv2.INTER_AREA)
+    whole = cv2.resize(to_gray(frames["one face"]), (48, 48), interpolation=cv2.INTER_AREA)
     p_whole = predict_emotions(whole)[0]
     assert 0.5 * np.abs(p_whole - result.probabilities[0]).sum() > 0.1

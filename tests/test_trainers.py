@@ -1,0 +1,201 @@
+"""The shipped models' trainers (``utils.train_fer --preset shipped``, ``utils.train_keypoints``)
+and the resumable-run plumbing they share (``utils.runs``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from types import ModuleType
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils import runs, train_fer, train_keypoints
+
+TRAINERS = [train_fer, train_keypoints]
+IDS = ["train_fer", "train_keypoints"]
+PRESET = {train_fer: ["--preset", "shipped"], train_keypoints: ["--preset", "shipped"]}
+
+
+def _error(trainer: ModuleType, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``trainer.main(argv)``, expect argparse's exit 2, return its message."""
+    with pytest.raises(SystemExit) as exc:
+        trainer.main(argv)
+    assert exc.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("trainer", TRAINERS, ids=IDS)
+def test_bad_numbers_are_refused(
+    trainer: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "faces.zip"
+    data.write_bytes(b"")
+    base = [*PRESET[trainer], "--data", str(data), "--out", str(tmp_path / "run")]
+    message = _error(trainer, [*base, "--epochs", "0"], capsys)
+    assert "--epochs" in message and "0" in message and "positive" in message
+    message = _error(trainer, [*base, "--val-fraction", "1.5"], capsys)
+    assert "--val-fraction 1.5" in message and "between 0 and 1" in message
+    assert not (tmp_path / "run").exists(), "a refused run must not leave a folder behind"
+
+
+def test_missing_data_says_where_to_get_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACE_DL_DATA", str(tmp_path / "nothing-here"))
+    code = train_fer.main(["--preset", "shipped", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and "python -m data_scripts.download fer2013" in err
+    message = _error(train_keypoints, ["--preset", "shipped", "--out", str(tmp_path / "r")], capsys)
+    assert "--data: no file given" in message and "subjects.csv" in message
+
+
+@pytest.mark.parametrize("trainer", TRAINERS, ids=IDS)
+def test_resume_checks_the_run(
+    trainer: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert trainer.main(["--out", str(out), "--resume"]) == 1
+    assert "no run to resume here" in capsys.readouterr().err
+    out.mkdir()
+    (out / "state.json").write_text("{not json", encoding="utf-8")
+    assert trainer.main(["--out", str(out), "--resume"]) == 1
+    assert "state.json: not valid JSON" in capsys.readouterr().err
+    data = tmp_path / "a.zip"
+    data.write_bytes(b"")
+    state = {"data": str(data), "epochs": 5, "epochs_done": 2, "settings": {}}
+    (out / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    message = _error(trainer, ["--out", str(out), "--resume", "--data", str(tmp_path)], capsys)
+    assert "differs from the run's data" in message
+    message = _error(trainer, ["--out", str(out), "--resume", "--epochs", "7"], capsys)
+    assert "started for 5 epochs" in message and "start a new --out" in message
+
+
+@pytest.mark.parametrize("trainer", TRAINERS, ids=IDS)
+def test_new_run_refuses_a_folder_that_holds_one(
+    trainer: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "state.json").write_text("{}", encoding="utf-8")
+    data = tmp_path / "a.zip"
+    data.write_bytes(b"")
+    message = _error(trainer, [*PRESET[trainer], "--data", str(data), "--out", str(out)], capsys)
+    assert "already holds a run; pass --resume" in message
+
+
+def test_resume_or_build_builds_then_resumes(tmp_path: Path) -> None:
+    def build() -> keras.Model:
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)], name="tiny")
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    out = tmp_path / "run"
+    state = {"epochs": 2, "epochs_done": 5, "best": 1.0}  # stale numbers a new run must reset
+    first = runs.resume_or_build(argparse.Namespace(out=out, resume=False), state, build)
+    assert (state["epochs_done"], state["best"]) == (0, None)
+    assert json.loads((out / "state.json").read_text())["epochs_done"] == 0
+    first.fit(np.ones((4, 3)), np.zeros((4, 2)), batch_size=4, epochs=1, verbose=0)
+    first.save(out / "last.keras")
+    state["epochs_done"] = 1
+    again = runs.resume_or_build(
+        argparse.Namespace(out=out, resume=True), state, lambda: pytest.fail("rebuilt")
+    )
+    assert state["epochs_done"] == 1
+    assert again.optimizer.iterations.numpy() == 1, "the optimizer state must come back too"
+
+
+def test_fit_resumable_continues_the_schedule(tmp_path: Path) -> None:
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+
+    def make_model() -> keras.Model:
+        inputs = keras.Input((3,))
+        model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+        schedule = runs.warmup_cosine(0.1, total_steps=8, warmup_steps=2)
+        model.compile(keras.optimizers.AdamW(schedule), "mse")
+        return model
+
+    state = {"epochs": 4, "epochs_done": 0, "best": None}
+
+    class Interrupted(Exception):
+        pass
+
+    def epoch_data(epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        if epoch == 2 and not resumed:
+            raise Interrupted  # the machine goes away after two epochs
+        return x, y
+
+    lines: list[str] = []
+    fit = dict(validation_data=(x, y), batch_size=8, monitor="val_loss", mode="min")
+    resumed = False
+    with pytest.raises(Interrupted):
+        runs.fit_resumable(make_model(), tmp_path, state=state, epoch_data=epoch_data,
+                           log=lines.append, **fit)  # fmt: skip
+    saved = runs.read_state(tmp_path)
+    assert saved["epochs_done"] == 2
+    assert lines[0].startswith("epoch 1/4 val_loss=") and "ETA" in lines[0]
+    model = keras.models.load_model(tmp_path / "last.keras", safe_mode=True)
+    assert int(model.optimizer.iterations) == 4  # 2 epochs x 2 steps: the schedule's position
+    resumed = True
+    final = runs.fit_resumable(model, tmp_path, state=saved, epoch_data=epoch_data,
+                               log=lines.append, **fit)  # fmt: skip
+    assert final["epochs_done"] == 4 and int(model.optimizer.iterations) == 8
+    log = pd.read_csv(tmp_path / "log.csv")
+    assert log["epoch"].tolist() == [1, 2, 3, 4]
+    assert (tmp_path / "best.keras").is_file()
+    assert log["val_loss"].iloc[-1] < log["val_loss"].iloc[0]  # it kept learning
+
+
+@pytest.mark.slow
+def test_shipped_emotion_recipe_resumes_exactly_and_ships(
+    sample_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two epochs in one go equal one epoch, a stop and ``--resume``; then ``--ship``."""
+    from utils import pipelines
+
+    fer = str(sample_data / "fer2013")
+    small = ["--epochs", "2", "--limit", "256", "--precision", "fp32", "--no-ship"]
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert (
+        train_fer.main(["--preset", "shipped", "--data", fer, "--out", str(straight), *small]) == 0
+    )
+
+    real = pipelines.make_dataset
+
+    def stop_before_epoch_2(*args: object, seed: int, **kwargs: object) -> object:
+        if seed % 1000 == 1:  # train_fer seeds epoch e with seed * 1000 + e
+            raise KeyboardInterrupt("the machine goes away")
+        return real(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(pipelines, "make_dataset", stop_before_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_fer.main(["--preset", "shipped", "--data", fer, "--out", str(stopped), *small])
+    assert json.loads((stopped / "state.json").read_text())["epochs_done"] == 1
+    monkeypatch.setattr(pipelines, "make_dataset", real)
+    assert train_fer.main(["--out", str(stopped), "--resume", "--no-ship"]) == 0
+
+    a, b = pd.read_csv(straight / "log.csv"), pd.read_csv(stopped / "log.csv")
+    assert a["epoch"].tolist() == b["epoch"].tolist() == [1, 2]
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-3)  # same data, same schedule
+    wa = keras.models.load_model(straight / "last.keras", safe_mode=True).get_weights()
+    wb = keras.models.load_model(stopped / "last.keras", safe_mode=True).get_weights()
+    for x, y in zip(wa, wb, strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-3)
+
+    # Ship into scratch folders: files written, the numbers in JSON and card agree.
+    from utils.shipping import ship_emotion
+
+    pretrained, cards = tmp_path / "pretrained", tmp_path / "cards"
+    info = ship_emotion(straight, pretrained_dir=pretrained, card_dir=cards)
+    model = keras.models.load_model(pretrained / "emotion.keras", safe_mode=True)
+    assert model.output_shape == (None, 7)
+    assert info["file_bytes"] <= 5 * 1024 * 1024
+    assert json.loads((pretrained / "emotion.json").read_text())["epochs_done"] == 2
+    card = (cards / "model_card_emotion.md").read_text()
+    assert f"{info['public_test_accuracy']:.1%}" in card
+    assert "python -m utils.train_fer --preset shipped" in card
+    assert "judges" not in card and "../shared" not in card
