@@ -21,11 +21,13 @@ install: $(STAMP)
 course: install
 	$(BIN)/python -m utils.course
 
-# The whole test suite: unit tests, notebook execution, lint and type checks.
+# The whole test suite: the architecture's import contracts (import-linter), then unit tests,
+# notebook execution, lint and type checks.
 # Browser tests (tests/browser) need Chromium: installed here from Debian's package when it is
 # missing and we may (root or passwordless sudo); the script never fails the build itself.
 test: install
 	@bash scripts/ensure_chromium.sh
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Student (solutions stubbed) and instructor editions of the notebooks; `make course` does it too.
@@ -36,7 +38,7 @@ sample-data: install
 	$(BIN)/python -m data_scripts.make_sample_data --out data/sample
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

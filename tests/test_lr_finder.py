@@ -5,27 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from toy_data import blobs as _blobs
+from toy_data import tiny_classifier as _tiny
 
 from utils.lr_finder import lr_find
 from utils.seeding import set_seed
-
-
-def _blobs(n: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three separable Gaussian blobs in 8 dimensions: a model can learn them in a few steps."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centres = rng.normal(0, 3, (3, 8))
-    x = (centres[y] + rng.normal(0, 1, (n, 8))).astype(np.float32)
-    return x, y
-
-
-def _tiny(lr: float = 1e-3, optimizer: str = "sgd") -> keras.Model:
-    model = keras.Sequential(
-        [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)]
-    )
-    opt = keras.optimizers.SGD(lr) if optimizer == "sgd" else keras.optimizers.Adam(lr)
-    model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
 
 
 def test_lr_find_sweeps_up_stops_on_divergence_and_restores_the_model() -> None:

@@ -5,17 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from toy_data import blobs as _blobs
 
 from utils.memory import measure_model_churn
-
-
-def _blobs(n: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three separable Gaussian blobs in 8 dimensions: a model can learn them in a few steps."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centres = rng.normal(0, 3, (3, 8))
-    x = (centres[y] + rng.normal(0, 1, (n, 8))).astype(np.float32)
-    return x, y
 
 
 def _dense_model() -> keras.Model:

@@ -199,3 +199,27 @@ def test_shipped_emotion_recipe_resumes_exactly_and_ships(
     assert f"{info['public_test_accuracy']:.1%}" in card
     assert "python -m utils.train_fer --preset shipped" in card
     assert "judges" not in card and "../shared" not in card
+
+
+@pytest.mark.slow
+def test_keypoint_trainer_trains_on_people_and_ships(sample_data: Path, tmp_path: Path) -> None:
+    """Two quick epochs on the sample faces, split by person; then the shipped file and card."""
+    from utils.shipping import ship_keypoints
+
+    out = tmp_path / "run"
+    argv = ["--data", str(sample_data / "facial-keypoints-detection"), "--out", str(out)]
+    argv += ["--arch", "small", "--epochs", "2", "--precision", "fp32", "--no-ship"]
+    assert train_keypoints.main(argv) == 0
+    state = json.loads((out / "state.json").read_text())
+    log = pd.read_csv(out / "log.csv")
+    assert state["epochs_done"] == 2 and log["epoch"].tolist() == [1, 2]
+    people = set(state["val_subjects"])
+    assert people, "validation people were chosen"
+    info = ship_keypoints(out, pretrained_dir=tmp_path / "pretrained", card_dir=tmp_path / "cards")
+    assert set(info["validation_subjects"]) == people
+    assert info["train_people"] > 0 and info["validation_people"] == len(people)
+    model = keras.models.load_model(tmp_path / "pretrained" / "keypoints.keras", safe_mode=True)
+    assert model.output_shape == (None, 30)
+    card = (tmp_path / "cards" / "model_card_keypoints.md").read_text()
+    assert f"**{info['validation_rmse_px']:.2f}**" in card
+    assert "python -m utils.train_keypoints --preset shipped" in card and "judges" not in card

@@ -8,18 +8,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from toy_data import blobs
 
 from utils.seeding import set_seed
 from utils.training import check_save_restore, compile_and_fit, standard_callbacks
 
 
 def _blobs(n: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three separable Gaussian blobs in 8 dimensions: a model can learn them in a few steps."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    centres = rng.normal(0, 3, (3, 8))
-    x = (centres[y] + rng.normal(0, 1, (n, 8))).astype(np.float32)
-    return x, y
+    return blobs(n, seed)
 
 
 def _model() -> keras.Model:

@@ -22,16 +22,11 @@ import tensorflow as tf
 from utils.augmentation import AugmentConfig
 from utils.pipelines import AUTOTUNE, augment_batches, check_images_labels, check_positive
 from utils.schema import EMOTIONS
+from utils.splits import check_class_ids
 
 
 def _check_labels(labels: np.ndarray, n_classes: int | None) -> tuple[np.ndarray, int]:
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or len(labels) == 0:
-        raise ValueError(f"labels: expected a non-empty 1-D array of class ids, got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels: expected integer class ids, got dtype {labels.dtype}")
-    if labels.min() < 0:
-        raise ValueError(f"labels: class ids must be >= 0, found {int(labels.min())}")
+    labels = check_class_ids(labels)
     k = int(labels.max()) + 1 if n_classes is None else int(n_classes)
     if labels.max() >= k:
         raise ValueError(f"labels: found class {int(labels.max())} but n_classes={n_classes}")

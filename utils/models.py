@@ -135,6 +135,20 @@ def keypoint_convnet(
     return keras.Model(inputs, out, name="keypoint_convnet")
 
 
+def _vgg_blocks(x: keras.KerasTensor, widths: Sequence[int]) -> keras.KerasTensor:
+    """VGG-style blocks: two (3x3 conv -> batch norm -> ReLU), then a 2x2 max-pool, per width.
+
+    The convs have no bias: the batch norm right after adds its own offset.
+    """
+    for i, width in enumerate(widths, start=1):
+        for j in (1, 2):
+            x = layers.Conv2D(int(width), 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
+            x = layers.BatchNormalization(name=f"bn{i}_{j}")(x)
+            x = layers.ReLU(name=f"relu{i}_{j}")(x)
+        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+    return x
+
+
 def keypoint_vgg(
     widths: Sequence[int] = (32, 64, 96, 128, 192),
     *,
@@ -167,12 +181,7 @@ def keypoint_vgg(
         x = layers.BatchNormalization(name="stem_bn")(x)
         x = layers.ReLU(name="stem_relu")(x)
         x = layers.MaxPooling2D(name="stem_pool")(x)
-    for i, width in enumerate(widths, start=1):
-        for j in (1, 2):
-            x = layers.Conv2D(int(width), 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
-            x = layers.BatchNormalization(name=f"bn{i}_{j}")(x)
-            x = layers.ReLU(name=f"relu{i}_{j}")(x)
-        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+    x = _vgg_blocks(x, widths)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     x = layers.Dense(dense, activation="relu", name="dense")(x)
@@ -309,12 +318,7 @@ def fer_vgg(
         raise ValueError(f"dropout={dropout!r}: expected a rate in [0, 1)")
     inputs = keras.Input(shape=tuple(input_shape), name="face")
     x = inputs
-    for i, width in enumerate(widths, start=1):
-        for j in (1, 2):
-            x = layers.Conv2D(int(width), 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
-            x = layers.BatchNormalization(name=f"bn{i}_{j}")(x)
-            x = layers.ReLU(name=f"relu{i}_{j}")(x)
-        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+    x = _vgg_blocks(x, widths)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="emotion")(x)

@@ -94,17 +94,26 @@ def _hours(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _best_float32(out: Path) -> tuple[dict[str, Any], Any]:
+    """The run's state and a float32 copy of its ``best.keras`` without the optimizer.
+
+    That copy is what gets shipped, so it is also what gets evaluated: training may have run
+    in mixed bfloat16.
+    """
+    state = read_state(out)
+    best = out / "best.keras"
+    if not best.exists():
+        raise FileNotFoundError(f"{best}: no best checkpoint yet; train at least one epoch first")
+    return state, strip_optimizer(keras.models.load_model(best, safe_mode=True))
+
+
 def ship_emotion(
     out: Path, *, pretrained_dir: Path = PRETRAINED_DIR, card_dir: Path = LESSONS_DIR
 ) -> dict[str, Any]:
     """Evaluate ``out/best.keras`` (validation slice, then PublicTest once) and publish it."""
     from utils.splits import load_fer_splits
 
-    out = Path(out)
-    state = read_state(out)
-    best = out / "best.keras"
-    if not best.exists():
-        raise FileNotFoundError(f"{best}: no best checkpoint yet; train at least one epoch first")
+    state, plain = _best_float32(Path(out))
     settings = state["settings"]
     splits = load_fer_splits(
         state["data"],
@@ -112,8 +121,6 @@ def ship_emotion(
         seed=int(state["seed"]),
         limit=settings.get("limit"),
     )
-    # Evaluate the float32 copy that is shipped (training may have run in bfloat16).
-    plain = strip_optimizer(keras.models.load_model(best, safe_mode=True))
     results: dict[str, Any] = {}
     for tta in (False, True):
         results["flip_tta" if tta else "plain"] = {
@@ -311,16 +318,10 @@ def ship_keypoints(
     from utils.keypoint_augmentation import PIXEL_AXIS, keypoint_unflip_map
     from utils.metrics import rmse_pixels
 
-    out = Path(out)
-    state = read_state(out)
-    best = out / "best.keras"
-    if not best.exists():
-        raise FileNotFoundError(f"{best}: no best checkpoint yet; train at least one epoch first")
+    state, plain = _best_float32(Path(out))
     images, keypoints, subjects = load_complete_faces(Path(state["data"]))
     val_people = set(state["val_subjects"])
     is_val = np.isin(subjects, sorted(val_people))
-    # Evaluate the float32 copy that is shipped (training may have run in bfloat16).
-    plain = strip_optimizer(keras.models.load_model(best, safe_mode=True))
     flip_axis = float(state["settings"].get("flip_axis", PIXEL_AXIS))
     metrics = evaluate_keypoints(plain, images[is_val], keypoints[is_val], flip_axis)
     mean_face = keypoints[~is_val].mean(axis=0, keepdims=True)

@@ -91,7 +91,7 @@ class FerSplits:
         return [("train", self.train), ("val", self.val), ("test", self.test)]
 
 
-def _check_class_ids(labels: np.ndarray) -> np.ndarray:
+def check_class_ids(labels: np.ndarray) -> np.ndarray:
     """``labels`` as int64 class ids (a non-empty 1-D array of ints >= 0), or ValueError."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) == 0:
@@ -113,7 +113,7 @@ def stratified_split(
     whole in ``keep``) and draws other rows from the same seed, which would change the
     notebooks' splits and numbers.
     """
-    labels = _check_class_ids(labels)
+    labels = check_class_ids(labels)
     if not 0 < fraction < 1:
         raise ValueError(f"fraction={fraction!r}: expected a number between 0 and 1")
     rng = np.random.default_rng(seed)
