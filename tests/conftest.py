@@ -20,11 +20,24 @@ def sample_data() -> Path:
     return ensure_sample_data(quiet=True)
 
 
+def shared_data_dir() -> Path | None:
+    """The read-only real data beside the checkout (``../shared/data``), if present.
+
+    ``$FACE_DL_SHARED`` overrides the location. Tests that need it skip when this is None.
+    """
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ.get("FACE_DL_SHARED")
+    candidates = [Path(env).expanduser()] if env else []
+    candidates.append(root.parent / "shared" / "data")
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (the real data sets); the test is skipped when it is absent."""
-    from utils.config import shared_data_dir
-
     path = shared_data_dir()
     if path is None:
         pytest.skip("real data not found (../shared/data or $FACE_DL_SHARED)")

@@ -33,6 +33,8 @@ def test_resolve_sample(sample_data: Path) -> None:
     for dataset, folder in config.DATASET_DIRS.items():
         path = config.resolve_data("sample", dataset)  # type: ignore[arg-type]
         assert path == sample_data / folder and path.is_dir()
+        # A path to a folder laid out like data/sample resolves to the data set inside it.
+        assert config.resolve_data(str(sample_data), dataset) == path  # type: ignore[arg-type]
 
 
 def test_two_callers_at_once_get_the_sample_data(

@@ -57,20 +57,6 @@ def kaggle_dir() -> Path:
     return data_root() / "kaggle"
 
 
-def shared_data_dir() -> Path | None:
-    """The read-only real data beside the checkout (``../shared/data``), if present.
-
-    ``$FACE_DL_SHARED`` overrides the location. Tests that need it skip when this is None.
-    """
-    env = os.environ.get("FACE_DL_SHARED")
-    candidates = [Path(env).expanduser()] if env else []
-    candidates.append(project_root().parent / "shared" / "data")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 def ensure_sample_data(out: Path | None = None, *, quiet: bool = False) -> Path:
     """Return the sample data folder, generating it first if it is missing or stale.
 
@@ -88,6 +74,10 @@ def ensure_sample_data(out: Path | None = None, *, quiet: bool = False) -> Path:
 
 def resolve_data(data: str | os.PathLike[str], dataset: Dataset) -> Path:
     """Turn a notebook's ``DATA`` parameter into a path for ``dataset``.
+
+    ``"sample"`` (generated on first use), ``"kaggle"`` (what ``python -m
+    data_scripts.download`` fetched), or a path: a file, a folder holding the data set, or a
+    folder laid out like ``data/sample`` (then its ``dataset`` subfolder is used).
 
     >>> resolve_data("sample", "keypoints")  # doctest: +SKIP
     PosixPath('.../data/sample/facial-keypoints-detection')
@@ -117,4 +107,6 @@ def resolve_data(data: str | os.PathLike[str], dataset: Dataset) -> Path:
         raise FileNotFoundError(
             f"DATA={text!r}: no such file or folder. Expected 'sample', 'kaggle' or an existing path."
         )
+    if path.is_dir() and (path / DATASET_DIRS[dataset]).exists():
+        return path / DATASET_DIRS[dataset]  # a folder laid out like data/sample or data/kaggle
     return path

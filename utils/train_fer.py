@@ -18,7 +18,7 @@ the GPU supports it (about twice as fast there), else in float32;
 Quick runs, as notebook 07 trains (one call, the best epoch saved)::
 
     python -m utils.train_fer --model cnn --data sample --save_prefix runs/cnn --epochs 10
-    python -m utils.train_fer --model resnet50 --data ../shared/data/fer2013/fer2013_train_publictest.zip \\
+    python -m utils.train_fer --model resnet50 --data FER2013_ZIP \\
         --save_prefix runs/resnet50 --epochs 5 --fine_tune_epochs 5 --image_size 197
 
 Models: ``cnn`` (``utils.models.fer_cnn`` with batch norm and dropout), ``resnet50`` (ImageNet
