@@ -9,10 +9,11 @@ TEST_WORKERS ?= 2
 
 .PHONY: install course test lint format sample-data editions clean
 
-# One virtual environment, installed from pyproject.toml with CI's exact versions (constraints.txt).
+# One virtual environment, installed from pyproject.toml with CI's exact versions (constraints.txt):
+# the course package (editable) with its [lab] (JupyterLab, papermill) and [dev] (tests) extras.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,lab]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,17 +1,22 @@
 """Benchmark: can face detection + emotion recognition keep up with a webcam (30 frames/s)?
 
-Times the full path of ``utils.realtime.FramePipeline`` -- detect (Haar cascade), crop to 48x48,
-predict the emotion -- on 640x480 frames made from photos that ship with the libraries
+Times the full path of ``utils.realtime.FramePipeline`` -- detect, crop to 48x48, predict the
+emotion -- on 640x480 frames made from photos that ship with the libraries
 (``utils.realtime.realtime_frames``: one face, three faces, no face), and prints
 
-* frames per second and each stage's share of the time, for the default real-time settings
-  and for the slower "photo" settings (full-size detection, finer search);
+* frames per second and each stage's share of the time with each face detector side by side
+  (OpenCV's Haar cascade, the default, and MTCNN), searching every frame and every 3rd frame
+  (what ``run_webcam`` does), the default real-time settings otherwise; the pipelines take
+  turns in blocks of frames (``utils.detector_comparison.side_by_side``), so a busy machine
+  slows them alike;
+* the slower "photo" settings (full-size detection, finer search);
 * what each speed knob buys: detecting on a shrunk copy, a coarser ``scale_factor``, a larger
   smallest face, searching only every n-th frame;
 * three faces in one model call (a batch) versus one call per face;
 * the model call itself: ``model.predict`` per frame versus the compiled ``tf.function``.
 
     python -m benchmarks.realtime                  # the shipped emotion model
+    python -m benchmarks.realtime --quick          # only the detectors side by side
     python -m benchmarks.realtime --model my.keras --frames 200
 
 Wall-clock numbers depend on what else the machine is doing, so the process CPU time per
@@ -59,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--model", default=None, help=".keras emotion model (default: shipped)")
     parser.add_argument("--frames", type=int, default=100, help="timed frames per setting")
-    parser.add_argument("--quick", action="store_true", help="only the default settings")
+    parser.add_argument("--quick", action="store_true", help="only the detectors side by side")
     args = parser.parse_args(argv)
     if args.frames < 1:
         parser.error(f"--frames {args.frames}: expected a positive number")
@@ -67,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import cv2
     import numpy as np
 
+    from utils.detector_comparison import side_by_side
     from utils.environment import report_environment
     from utils.inference import load_emotion_model
     from utils.realtime import FramePipeline, realtime_frames
@@ -80,11 +86,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (
         f"{'setting':<34} {'faces':>5} {'fps':>7} {'ms/frame':>8} {'cpu ms':>7}   stages (mean)"
     )
-    print("\n== The full path, default real-time settings (utils.realtime.FramePipeline()) ==")
+    print(
+        "\n== The full path with each detector, side by side: searching every frame "
+        "(FramePipeline(detector=...)) and every 3rd frame (run_webcam's live loop) =="
+    )
     print(header)
+    detectors = {
+        f"{d}{suffix}": FramePipeline(model, detector=d, detect_every=every)
+        for every, suffix in ((1, ""), (3, ", every 3rd"))
+        for d in ("haar", "mtcnn")
+    }
+    fps: dict[str, list[float]] = {d: [] for d in detectors}
     for name, frame in frames.items():
-        summary, cpu_ms = _timed(FramePipeline(model), frame, args.frames)
-        print(_row(name, summary, cpu_ms))
+        for detector, summary in side_by_side(detectors, frame, args.frames).items():
+            print(_row(f"{name}, {detector}", summary, summary["cpu_ms"]))
+            fps[detector].append(summary["wall_fps"])
+    print("slowest frame (the webcam needs 30 frames/s):")
+    for detector, values in fps.items():
+        print(f"  {detector:<20} {min(values):5.1f} frames/s")
     if args.quick:
         return 0
 
@@ -100,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("detect every 3rd frame", {"detect_every": 3}),
         ("+ eye alignment", {"align": True}),
         ("+ keypoints", {"keypoints": True}),
+        ("mtcnn, faces >= 80 px", {"detector": "mtcnn", "min_face": 80}),
+        ("mtcnn, + alignment on its eyes", {"detector": "mtcnn", "align": True}),
     ]
     for label, kwargs in settings:
         summary, cpu_ms = _timed(FramePipeline(model, **kwargs), one, args.frames)

@@ -53,7 +53,7 @@ def test_two_callers_at_once_get_the_sample_data(
     real_generate = sample_data.generate
     writes: list[Path] = []
 
-    def tiny_generate(path: Path) -> Path:
+    def tiny_generate(path: Path, **kwargs: object) -> Path:
         writes.append(path)
         return real_generate(path, scale=0.02)
 

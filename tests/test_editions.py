@@ -3,11 +3,16 @@
 The execution test ``test_exercises_execute[<edition>-<notebook>]`` (marked ``notebook``) runs
 every companion exercise notebook in both editions: the instructor edition must pass every
 check, the student edition must run to the end with every check "not answered yet".
+The nbgrader side: every check cell is an autograded test cell with points (listed on the
+lesson page), the editions pass nbformat's and nbgrader's validators without a warning, and
+``--nbgrader-course`` lays out a course (``tests/test_nbgrader.py`` runs nbgrader on it).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -19,11 +24,15 @@ from utils.editions import (
     BEGIN,
     END,
     EditionError,
+    assignment_name,
+    check_cell_metadata,
     exercise_paths,
+    grading,
     main,
     make_editions,
     notebook_paths,
     strip_solutions,
+    write_nbgrader_course,
     write_setup_cells,
 )
 from utils.exercises import CHECK_MIME, PROGRESS_MIME
@@ -112,6 +121,100 @@ def test_exercise_notebook_shape(path: Path) -> None:
     assert code[-1].source.strip() == "progress()"
 
 
+@pytest.mark.parametrize("path", EXERCISES, ids=[p.stem for p in EXERCISES])
+def test_every_check_is_an_nbgrader_test_cell_and_every_answer_a_function(path: Path) -> None:
+    """nbgrader grades exactly the checks the learner sees; its stub keeps the notebook running
+    only inside a function (at the top level it is a bare `raise NotImplementedError()`)."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    checks = re.findall(r"^(q\d+)\.check\(", "\n".join(c.source for c in code), re.M)
+    points = grading(nb, path.name)
+    assert list(points) == list(dict.fromkeys(checks)), f"{path.name}: ungraded checks"
+    assert all(p in (1, 2, 3) for p in points.values()), points
+    for cell in code:
+        meta = cell.metadata.get("nbgrader", {})
+        if BEGIN in cell.source:
+            assert meta.get("solution") and meta["grade_id"].endswith("_answer")
+            begins = [ln for ln in cell.source.splitlines() if ln.strip() == BEGIN]
+            assert all(ln.startswith(" ") for ln in begins), f"{path.name}: top-level solution"
+        elif meta.get("grade"):
+            assert meta == check_cell_metadata(
+                meta["grade_id"].removesuffix("_check"), meta["points"]
+            )
+
+
+def _lesson_points(number: str) -> dict[str, int]:
+    (page,) = (ROOT / "lessons").glob(f"{number}_*.md")
+    section = page.read_text(encoding="utf-8").split("## Exercises", 1)[1].split("\n## ", 1)[0]
+    return {q: int(p) for q, p in re.findall(r"\((q\d+), (\d+) points?\)", section)}
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=[p.stem for p in EXERCISES])
+def test_lesson_pages_list_the_points(path: Path) -> None:
+    points = grading(nbformat.read(path, as_version=4), path.name)
+    assert _lesson_points(path.name[:2]) == points, (
+        f"lessons/{path.name[:2]}_*.md, section Exercises: write each question's points as "
+        f"(qN, P points), as in the notebook's check cells: {points}"
+    )
+
+
+def _cells(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(cells=list(cells))
+
+
+def _answer(source: str = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"):
+    meta = {"grade": False, "grade_id": "q1_answer", "locked": False, "schema_version": 3}
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta | {"solution": True}})
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        ([_answer(), nbformat.v4.new_code_cell("q1.check(f)")], "must be an nbgrader autograded"),
+        ([_answer(_answer().source + "\n\nq1.check(f)")], "shares a cell with a solution"),
+        (
+            [nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    ### END SOLUTION")],
+            "solution metadata",
+        ),
+        (
+            [
+                _answer(),
+                nbformat.v4.new_code_cell(
+                    "q1.check(f)", metadata={"nbgrader": check_cell_metadata("q1", 2)}
+                ),
+                nbformat.v4.new_code_cell(
+                    "q1.check(f)",
+                    metadata={"nbgrader": check_cell_metadata("q1", 2) | {"grade_id": "q1_check"}},
+                ),
+            ],
+            "used twice",
+        ),
+        (
+            [
+                nbformat.v4.new_code_cell(
+                    "q1.check(f)\nq2.check(g)", metadata={"nbgrader": check_cell_metadata("q1", 1)}
+                )
+            ],
+            "one question per check cell",
+        ),
+    ],
+)
+def test_grading_errors_name_the_cell(cells: list[nbformat.NotebookNode], message: str) -> None:
+    with pytest.raises(EditionError, match=message) as info:
+        grading(_cells(*cells), "notebooks/exercises/99_x.ipynb")
+    assert "99_x.ipynb, cell " in str(info.value)
+
+
+def test_grading_reads_the_points() -> None:
+    nb = _cells(
+        _answer(),
+        nbformat.v4.new_code_cell(
+            "q1.check(f)", metadata={"nbgrader": check_cell_metadata("q1", 3)}
+        ),
+    )
+    assert grading(nb) == {"q1": 3}
+
+
 @pytest.mark.parametrize("path", [*notebook_paths(), *EXERCISES], ids=lambda p: p.stem)
 def test_every_notebook_starts_with_the_setup_cell(path: Path) -> None:
     code = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
@@ -166,6 +269,89 @@ def test_student_edition_has_no_solution_text(editions: dict[str, Path]) -> None
                 )
             calls = re.findall(r"q\d+\.check\([^)]*\)", mine.source)
             assert calls == re.findall(r"q\d+\.check\([^)]*\)", theirs.source)
+
+
+def test_editions_pass_nbformat_and_nbgrader_validation_without_warnings(
+    editions: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    validator_module = pytest.importorskip("nbgrader.nbgraderformat.v3")
+    validator = validator_module.MetadataValidatorV3()
+    validator.log = logging.getLogger("nbgrader-validator")
+    with caplog.at_level(logging.WARNING, logger="nbgrader-validator"):
+        for edition, folder in editions.items():
+            for path in sorted((folder / "notebooks" / "exercises").glob("*.ipynb")):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")  # MissingIDFieldWarning and friends
+                    nb = nbformat.read(path, as_version=4)
+                    nbformat.validate(nb)
+                assert (nb.nbformat, nb.nbformat_minor) >= (4, 5), f"{edition} {path.name}"
+                assert len({c.id for c in nb.cells}) == len(nb.cells)
+                validator.validate_nb(nb)
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_cells_without_ids_get_stable_ones(tmp_path: Path) -> None:
+    root = tmp_path / "course"
+    (root / "notebooks" / "exercises").mkdir(parents=True)
+    (root / "lessons").mkdir()
+    nb = _cells(
+        _answer(),
+        nbformat.v4.new_code_cell(
+            "q1.check(f)", metadata={"nbgrader": check_cell_metadata("q1", 1)}
+        ),
+    )
+    nb.nbformat_minor = 4
+    for cell in nb.cells:
+        del cell["id"]
+    (root / "notebooks" / "exercises" / "99_x_exercises.ipynb").write_text(
+        nbformat.writes(nb, version=4)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first, second = (make_editions(tmp_path / n, root=root)["student"] for n in ("a", "b"))
+    written = [
+        (f / "notebooks" / "exercises" / "99_x_exercises.ipynb").read_text()
+        for f in (first, second)
+    ]
+    assert written[0] == written[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = nbformat.reads(written[0], as_version=4)
+    assert [c.id for c in out.cells] == ["cell-01", "cell-02"] and out.nbformat_minor == 5
+
+
+def test_nbgrader_course_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    course = tmp_path / "course"
+    assert main(["--nbgrader-course", str(course)]) == 0
+    assert "11 assignments" in capsys.readouterr().out
+    sources = sorted(p.relative_to(course).as_posix() for p in (course / "source").rglob("*.ipynb"))
+    assert sources == [f"source/{assignment_name(p)}/{p.name}" for p in EXERCISES]
+    assert assignment_name("02_convnets_exercises.ipynb") == "ex02_convnets"
+    instructor = nbformat.read(
+        course / "source" / "ex02_convnets" / "02_convnets_exercises.ipynb", 4
+    )
+    assert instructor.cells == nbformat.read(EXERCISES[2], 4).cells
+    config = course / "nbgrader_config.py"
+    text = config.read_text()
+    compile(text, str(config), "exec")
+    assert "c.Execute.timeout" in text and "course_id" in text
+    config.write_text(text + "\n# the teacher's own setting\n")
+    write_nbgrader_course(course)  # a second run refreshes the notebooks, keeps the settings
+    assert config.read_text().endswith("# the teacher's own setting\n")
+
+
+def test_nbgrader_course_refuses_a_top_level_solution(tmp_path: Path) -> None:
+    (tmp_path / "notebooks" / "exercises").mkdir(parents=True)
+    nb = _cells(
+        _answer("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION"),
+        nbformat.v4.new_code_cell(
+            "q1.check(answer)", metadata={"nbgrader": check_cell_metadata("q1", 1)}
+        ),
+    )
+    nbformat.write(nb, tmp_path / "notebooks" / "exercises" / "99_x_exercises.ipynb")
+    with pytest.raises(EditionError, match="99_x_exercises.ipynb, cell 1: .*top level"):
+        write_nbgrader_course(tmp_path / "course", root=tmp_path)
+    assert not (tmp_path / "course").exists()
 
 
 def _all_files(folder: Path) -> dict[str, bytes]:

@@ -25,6 +25,8 @@ from utils.exercises import (
     ____,
     progress,
     results,
+    sample_fer,
+    under_nbgrader,
 )
 from utils.exercises.ex04_dropout_callbacks import keras_epochs_trained
 
@@ -89,7 +91,7 @@ def _ignores_input() -> Any:
 WRONG: dict[str, tuple[Any, str]] = {
     "ex00_setup.q1": (lambda y: np.isfinite(y).sum(axis=1), "coordinates"),
     "ex00_setup.q2": (lambda s, a, b: set(), "random row split"),
-    "ex00_setup.q3": ("happy", "fewer"),
+    "ex00_setup.q3": (lambda labels: "happy", "fewer"),
     "ex01_single_layer.q1": (lambda k: k / 96.0, "centre"),
     "ex01_single_layer.q2": (
         lambda t, v: float(np.sqrt(np.mean((np.mean(t, 0) - v) ** 2))),
@@ -227,3 +229,60 @@ def test_check_prints_one_line_and_progress_groups_by_notebook(
     q.solution()
     shown = capsys.readouterr().out
     assert "Hint (q1): add" in shown and "answer = 4" in shown
+
+
+def test_rarest_emotion_needs_every_class_counted(sample_data: Path) -> None:
+    from utils.exercises.ex00_setup import q3
+    from utils.schema import EMOTIONS
+
+    def without_minlength(labels: Any) -> str:
+        return EMOTIONS[int(np.argmin(np.bincount(labels)))]
+
+    result = q3.evaluate(without_minlength)
+    assert result.status == INCORRECT and "minlength" in result.message, result.text
+    from_memory = solution_answer(q3)(sample_fer().labels)  # right for the sample data only
+    result = q3.evaluate(lambda labels: from_memory)
+    assert result.status == INCORRECT and "count the labels" in result.message, result.text
+
+
+def test_under_nbgrader_a_failing_check_raises_with_the_same_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sample_data: Path
+) -> None:
+    """nbgrader's autograde scores a test cell 0 only when it fails: a check that is not
+    correct raises AssertionError with the learner's verdict; a correct one stays quiet."""
+    from utils.exercises.ex02_convnets import q1
+
+    assert not under_nbgrader()
+    assert not q1.check(_wrong_flip)  # a learner's notebook: feedback, no exception
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert under_nbgrader()
+    with pytest.raises(AssertionError, match=r"^q1 \(.*\) Not quite: .*swapped"):
+        q1.check(_wrong_flip)
+    with pytest.raises(AssertionError, match=r"Not answered yet: "):
+        q1.check(_stub)
+    with pytest.raises(AssertionError, match=r"Not answered yet: replace ____"):
+        q1.check(____)
+    capsys.readouterr()
+    assert q1.check(solution_answer(q1))
+    assert capsys.readouterr().out.startswith("q1 (")
+
+
+def test_under_nbgrader_a_check_writes_nothing_to_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """nbgrader gives 0 points to a test cell with any stderr output, right answer or not."""
+    import sys
+    import warnings
+
+    def noisy(answer: Any) -> str:
+        warnings.warn("a library's deprecation warning", UserWarning, stacklevel=1)
+        print("progress bar", file=sys.stderr)
+        return "fine."
+
+    q = Question("q1", noisy, "", "answer = 1", notebook="zz_noisy", answer_name="answer")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # would raise if the warning escaped
+        assert q.check(1)
+    captured = capsys.readouterr()
+    assert captured.err == "" and "Correct: fine." in captured.out

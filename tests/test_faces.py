@@ -208,3 +208,138 @@ def test_crop_to_image_also_undoes_an_aligned_crop(astronaut: np.ndarray) -> Non
     _, transform = faces.align_face(astronaut, box, eyes=[[190, 100], [240, 110]])
     corners = np.array([[0.0, 0.0], [95.0, 95.0]])
     np.testing.assert_allclose(crop_to_image(corners, transform), transform.to_image(corners))
+
+
+# --------------------------------------------------------------------------------------------
+# MTCNN: the second detector (detect_faces(method="mtcnn")), its landmarks, offline and lazy
+# --------------------------------------------------------------------------------------------
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.asarray(box[:2], dtype=np.float64) + np.asarray(box[2:], dtype=np.float64) / 2
+
+
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_mtcnn_finds_the_face_in_each_sample_photo_like_haar(name: str) -> None:
+    photo = faces.sample_photos()[name]
+    boxes = detect_faces(photo, method="mtcnn")
+    haar = detect_faces(photo)
+    # The same convention as Haar: (k, 4) int x, y, w, h in the photo's pixels, on the same face.
+    assert boxes.shape == (1, 4) and boxes.dtype == haar.dtype == np.int64
+    assert np.abs(_centre(boxes[0]) - _centre(haar[0])).max() < 0.2 * haar[0, 2]
+    assert 0.6 < boxes[0, 2] / haar[0, 2] < 1.2 and 0.8 < boxes[0, 3] / haar[0, 3] < 1.3
+
+
+@pytest.mark.parametrize("degrees", [30, -30])
+def test_mtcnn_finds_the_face_on_a_turned_copy(astronaut: np.ndarray, degrees: float) -> None:
+    upright = detect_faces(astronaut)[0]
+    height, width = astronaut.shape[:2]
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, 1.0)
+    turned = cv2.warpAffine(astronaut, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    boxes = detect_faces(turned, method="mtcnn")
+    assert len(boxes) == 1
+    # Its centre, turned back, lies on her face (the upright Haar box).
+    back = cv2.invertAffineTransform(matrix)
+    x, y = back[:, :2] @ _centre(boxes[0]) + back[:, 2]
+    assert upright[0] <= x <= upright[0] + upright[2] and upright[1] <= y <= upright[1] + upright[3]
+
+
+def test_mtcnn_accepts_gray_and_colour_layouts_and_finds_nothing_on_blank(
+    astronaut: np.ndarray,
+) -> None:
+    for image in (
+        cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY),
+        cv2.cvtColor(astronaut, cv2.COLOR_RGB2RGBA),
+    ):
+        assert len(detect_faces(image, method="mtcnn")) == 1
+    for shape in ((240, 320, 3), (30, 30, 3), (12, 12)):
+        boxes = detect_faces(np.full(shape, 128, np.uint8), method="mtcnn")
+        assert boxes.shape == (0, 4) and boxes.dtype == np.int64
+    _, points = faces.detect_faces_and_landmarks(np.full((100, 100), 128, np.uint8))
+    assert points.shape == (0, 5, 2)
+
+
+def test_mtcnn_larger_smallest_face_still_finds_her(astronaut: np.ndarray) -> None:
+    # mtcnn 1.0.0 alone finds nothing with min_face_size >= ~24 (its pyramid runs out of
+    # pixels); utils.faces shrinks the photo instead. Her face is ~85 px wide; MTCNN's
+    # smallest face is approximate (its first network tolerates faces somewhat smaller).
+    for side in (20, 40, 80):
+        assert len(detect_faces(astronaut, method="mtcnn", min_size=(side, side))) == 1, side
+    assert len(detect_faces(astronaut, method="mtcnn", min_size=(300, 300))) == 0
+
+
+def test_mtcnn_eye_landmarks_level_a_turned_face(astronaut: np.ndarray) -> None:
+    boxes, points = faces.detect_faces_and_landmarks(astronaut)
+    assert boxes.shape == (1, 4) and points.shape == (1, 5, 2) and len(faces.LANDMARKS) == 5
+    # The same eyes as OpenCV's eye cascade, image-left first (the subject's right eye).
+    np.testing.assert_allclose(points[0, :2], [[202, 100], [247, 103]], atol=8)
+    nose, mouth = points[0, 2], points[0, 3:]
+    assert points[0, :2, 1].max() < nose[1] < mouth[:, 1].min()  # eyes above nose above mouth
+    upright = faces.align_face(astronaut, boxes[0], eyes=points[0, :2])[1].angle
+    for degrees in (-20, 20):
+        turned = _rotated(astronaut, tuple(_centre(boxes[0])), degrees)
+        turned_boxes, turned_points = faces.detect_faces_and_landmarks(turned)
+        crop, transform = faces.align_face(turned, turned_boxes[0], eyes=turned_points[0, :2])
+        assert transform.angle == pytest.approx(upright - degrees, abs=4)
+        assert crop.shape == (96, 96) and crop.dtype == np.uint8
+
+
+def test_detect_faces_rejects_bad_arguments(astronaut: np.ndarray) -> None:
+    for kwargs, word in (
+        ({"method": "dlib"}, "method='dlib'"),
+        ({"method": "mtcnn", "scale_factor": 1.2}, "scale_factor.*Haar"),
+        ({"method": "mtcnn", "min_neighbors": 3}, "min_neighbors.*Haar"),
+        ({"min_confidence": 0.9}, "min_confidence.*MTCNN"),
+        ({"method": "mtcnn", "min_confidence": 1.5}, "min_confidence"),
+        ({"method": "mtcnn", "min_size": (0, 40)}, "min_size"),
+        ({"min_size": 40}, "min_size"),
+        ({"min_neighbors": -1}, "min_neighbors"),
+    ):
+        with pytest.raises(ValueError, match=word):
+            detect_faces(astronaut, **kwargs)
+    with pytest.raises(ValueError, match="uint8"):
+        detect_faces(astronaut.astype(np.float32), method="mtcnn")
+
+
+def test_mtcnn_is_built_once() -> None:
+    assert faces.mtcnn_detector() is faces.mtcnn_detector()
+
+
+def test_mtcnn_is_imported_lazily_works_offline_and_ignores_stray_weights(tmp_path) -> None:
+    # A fresh Python whose every attempt to open a network connection is recorded, run in a
+    # folder holding junk files named like MTCNN's weights (the package would read those
+    # first; they would fail to load).
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for name in ("pnet.lz4", "rnet.lz4", "onet.lz4"):
+        (tmp_path / name).write_bytes(b"not weights")
+    script = """
+import json, sys
+network = []
+def hook(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
+                 "socket.sendto", "urllib.Request", "http.client.connect"):
+        network.append(event)
+sys.addaudithook(hook)
+import utils.faces
+lazy = "mtcnn" not in sys.modules and "tensorflow" not in sys.modules
+boxes = utils.faces.detect_faces(utils.faces.sample_photos()["astronaut"], method="mtcnn")
+print(json.dumps({"lazy": lazy, "faces": len(boxes), "network": network}))
+"""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"lazy": True, "faces": 1, "network": []}

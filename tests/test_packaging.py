@@ -1,10 +1,11 @@
-"""The two ways to install the course (pip and conda) must describe the same environment."""
+"""Packaging: pip and conda list the same environment; the extras; the licence and the citation."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 import tomllib
 from packaging.requirements import Requirement
 
@@ -12,8 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pyproject_requirements() -> dict[str, str]:
+    """The core dependencies and every extra ([lab], [dev])."""
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    reqs = list(meta["dependencies"]) + list(meta["optional-dependencies"]["dev"])
+    reqs = list(meta["dependencies"])
+    for extra in meta["optional-dependencies"].values():
+        reqs += list(extra)
     return {Requirement(r).name.lower(): str(Requirement(r).specifier) for r in reqs}
 
 
@@ -71,3 +75,46 @@ def test_jupyterlab_and_ipywidgets_work_together() -> None:
     jlw = version("jupyterlab_widgets")
     assert lab.split(".")[0] == "4" and widgets.split(".")[0] == "8", (lab, widgets)
     assert jlw.split(".")[0] == "3", f"jupyterlab_widgets {jlw} does not match ipywidgets {widgets}"
+
+
+def test_core_dependencies_are_what_notebooks_need_at_run_time() -> None:
+    """The notebooks' setup cell installs the core only: JupyterLab, the notebook runners and
+    the test tools are extras ([lab], [dev]), so Colab and Kaggle do not reinstall them."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = {Requirement(r).name.lower() for r in meta["dependencies"]}
+    extras = meta["optional-dependencies"]
+    lab = {Requirement(r).name.lower() for r in extras["lab"]}
+    dev = {Requirement(r).name.lower() for r in extras["dev"]}
+    assert {"jupyterlab", "papermill", "nbconvert"} <= lab
+    assert {"pytest", "ruff", "mypy", "build"} <= dev
+    assert not core & (lab | dev), core & (lab | dev)
+    assert {"tensorflow", "keras", "ipywidgets", "ipykernel"} <= core
+    assert meta["scripts"]["face-course"] == "utils.cli:main"
+
+
+#: The keys CFF 1.2.0 allows at the top level (its schema has additionalProperties: false).
+CFF_KEYS = {
+    "abstract", "authors", "cff-version", "commit", "contact", "date-released", "doi",
+    "identifiers", "keywords", "license", "license-url", "message", "preferred-citation",
+    "references", "repository", "repository-artifact", "repository-code", "title", "type",
+    "url", "version",
+}  # fmt: skip
+
+
+def test_citation_and_licence_match_the_package() -> None:
+    """CITATION.cff is CFF 1.2.0 with pyproject's version and licence; LICENSE is that licence."""
+    yaml = pytest.importorskip("yaml")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert set(cff) <= CFF_KEYS, set(cff) - CFF_KEYS
+    assert {"cff-version", "message", "title", "authors"} <= set(cff)
+    assert cff["cff-version"] == "1.2.0" and cff.get("type", "software") in {"software", "dataset"}
+    assert all(
+        isinstance(a, dict) and (a.get("name") or a.get("family-names")) for a in cff["authors"]
+    )
+    assert str(cff["version"]) == meta["version"]
+    assert cff["license"] == meta["license"] == "MIT"
+    assert cff["repository-code"] == "https://github.com/face-dl-course/face-dl-course"
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert licence.startswith("MIT License") and "the Face DL Course authors" in licence
+    assert meta["license-files"] == ["LICENSE"]

@@ -7,11 +7,12 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
-from matplotlib.collections import PathCollection
+from matplotlib.collections import PathCollection, QuadMesh
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from utils import plotting
+from utils.metrics import bootstrap_ci
 from utils.plotting import (
     compare_curves,
     confusion_counts,
@@ -23,6 +24,7 @@ from utils.plotting import (
     plot_confusion_matrix,
     plot_history,
     plot_image_grid,
+    plot_intervals,
     plot_keypoints,
     plot_per_keypoint_rmse,
 )
@@ -71,6 +73,12 @@ def _keypoints(rng: np.random.Generator, n: int) -> np.ndarray:
 def _renders(fig: Figure) -> None:
     """Draw it for real (Agg): catches errors matplotlib only raises at draw time."""
     fig.canvas.draw()
+
+
+def _heatmap(ax) -> np.ndarray:
+    """The values of the heat map seaborn drew in ``ax`` (its one ``QuadMesh``), as a 2-D array."""
+    (mesh,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    return np.asarray(mesh.get_array())
 
 
 # ---------------------------------------------------------------- keypoint names and sides
@@ -311,18 +319,39 @@ def test_confusion_matrix_normalized_rows_and_annotations() -> None:
     fig = plot_confusion_matrix(y_true, y_pred, ["a", "b", "c"])
     assert len(fig.axes) == 2  # matrix + colour bar
     ax = fig.axes[0]
-    shown = ax.get_images()[0].get_array()
+    shown = _heatmap(ax)
+    assert shown.shape == (3, 3)
     np.testing.assert_allclose(shown.sum(axis=1), 1.0)
     np.testing.assert_allclose(shown[2], [1 / 3, 0, 2 / 3])
     assert len(ax.texts) == 9 and ax.texts[0].get_text() == "0.50"
+    # row-major from the top-left cell: true class a's row first
+    assert [t.get_text() for t in ax.texts] == ["0.50", "0.50", "0.00", "0.00", "1.00", "0.00",
+                                                "0.33", "0.00", "0.67"]  # fmt: skip
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
+    assert fig.axes[1].get_ylabel() == "fraction of the true class"
+    # the top row on screen is the first true class (y grows downwards, as in a table)
+    assert ax.yaxis_inverted()
     raw = plot_confusion_matrix(y_true, np.eye(3)[y_pred], ["a", "b", "c"], normalize=False)
     assert [t.get_text() for t in raw.axes[0].texts][:3] == ["1", "1", "0"]
+    np.testing.assert_array_equal(_heatmap(raw.axes[0]), confusion_counts(y_true, y_pred, 3))
     _renders(fig)
+
+
+def test_confusion_counts_match_scikit_learn() -> None:
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(1)
+    t, p = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
+    np.testing.assert_array_equal(confusion_counts(t, p, 5), confusion_matrix(t, p))
+    # a class that never occurs keeps its (empty) row and column
+    assert confusion_counts([0, 1], [1, 1], 4).shape == (4, 4)
 
 
 def test_confusion_matrix_class_never_seen_is_zero_not_nan() -> None:
     fig = plot_confusion_matrix([0, 0], [0, 1], ["a", "b", "c"])
-    assert np.isfinite(fig.axes[0].get_images()[0].get_array()).all()
+    assert np.isfinite(_heatmap(fig.axes[0])).all()
 
 
 @pytest.mark.parametrize(
@@ -371,8 +400,10 @@ def test_au_intensities_box_plot_and_mean_per_emotion(rng: np.random.Generator) 
     assert len(only_bars.axes[0].containers) == 5  # one stack per intensity level 1..5
     fig = plot_au_intensities(values, aus, emotions=emotions)
     assert len(fig.axes) == 3  # box plot, heat map, colour bar
-    heat = fig.axes[1].get_images()[0].get_array()
+    heat = _heatmap(fig.axes[1])
     assert heat.shape == (2, 3)
+    assert fig.axes[2].get_ylabel() == "mean intensity"
+    assert len(fig.axes[1].texts) == 6  # small enough: every mean is written in its cell
     np.testing.assert_allclose(heat[0, 2], 4.0)
     assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == ["happy", "sad"]
     by_index = plot_au_intensities(
@@ -384,7 +415,7 @@ def test_au_intensities_box_plot_and_mean_per_emotion(rng: np.random.Generator) 
         values, aus, emotions=[3, 3, -1, 4, 4, 4], emotion_names=list("abcdefg")
     )
     assert [t.get_text() for t in partly.axes[1].get_yticklabels()] == ["d", "e", "unlabelled"]
-    np.testing.assert_allclose(partly.axes[1].get_images()[0].get_array()[2], values[2])
+    np.testing.assert_allclose(_heatmap(partly.axes[1])[2], values[2])
     _renders(fig)
 
 
@@ -411,6 +442,32 @@ def test_au_intensities_bad_input(rng: np.random.Generator) -> None:
         plot_au_intensities(rng.random((2, 2)), ["AU1", "AU2"], emotions=[0, 1])
     with pytest.raises(ValueError, match=r"emotions\[1\] = 9"):
         plot_au_intensities(rng.random((2, 2)), ["AU1", "AU2"], emotions=[0, 9], emotion_names="ab")
+
+
+# ---------------------------------------------------------------- bootstrap intervals
+def test_intervals_one_violin_and_one_interval_per_model() -> None:
+    y = np.arange(100) % 4
+    good, bad = y.copy(), y.copy()
+    bad[:40] = (bad[:40] + 1) % 4
+    acc = lambda t, p: float(np.mean(t == p))  # noqa: E731
+    cis = {"good": bootstrap_ci(y, good, acc, n=50), "bad": bootstrap_ci(y, bad, acc, n=50)}
+    fig = plot_intervals(cis, xlabel="accuracy")
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["good", "bad"]
+    assert ax.get_xlabel() == "accuracy" and "95%" in ax.get_title()
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    np.testing.assert_allclose(dots[0].get_xdata(), [1.0, 0.6])
+    (bars,) = [c for c in ax.containers if hasattr(c, "has_xerr") and c.has_xerr]
+    segments = bars.lines[2][0].get_segments()
+    np.testing.assert_allclose(segments[1][:, 0], [cis["bad"].low, cis["bad"].high])
+    _renders(fig)
+
+
+def test_intervals_bad_input() -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        plot_intervals({})
+    with pytest.raises(ValueError, match=r"intervals\['a'\]: expected a BootstrapCI"):
+        plot_intervals({"a": 0.5})
 
 
 # ---------------------------------------------------------------- per-keypoint RMSE

@@ -182,9 +182,47 @@ def test_pipeline_rejects_bad_settings(model) -> None:
         ({"min_face": 0}, "min_face"),
         ({"max_faces": 0}, "max_faces"),
         ({"detect_every": 0}, "detect_every"),
+        ({"detector": "yolo"}, "method='yolo'"),
+        ({"detector": "mtcnn", "scale_factor": 1.3}, "scale_factor"),
+        ({"min_confidence": 0.9}, "min_confidence"),
     ):
         with pytest.raises(ValueError, match=word):
             FramePipeline(model, **kwargs)
+
+
+def test_mtcnn_pipeline_finds_the_faces_of_the_test_frames(model, frames) -> None:
+    pipeline = FramePipeline(model, detector="mtcnn")
+    haar = FramePipeline(model)
+    for name, expected in (("one face", 1), ("three faces", 3), ("no face", 0)):
+        result = pipeline(frames[name])
+        assert result.boxes.shape == (expected, 4) and result.boxes.dtype == np.int64, name
+        assert result.probabilities.shape == (expected, 7) and len(result.emotions) == expected
+        # On the same faces as the Haar pipeline (box centres within a third of a face).
+        ours = np.sort(result.boxes[:, 0] + result.boxes[:, 2] / 2)
+        theirs = np.sort(haar(frames[name]).boxes[:, 0] + haar(frames[name]).boxes[:, 2] / 2)
+        assert np.abs(ours - theirs).max(initial=0) < 30, name
+    assert set(pipeline.summary()["ms"]) == {"detect", "crop", "predict"}
+
+
+def test_mtcnn_pipeline_aligns_on_its_eye_landmarks(model, frames, monkeypatch) -> None:
+    import utils.realtime
+
+    seen = []
+    original = utils.realtime.align_face
+    monkeypatch.setattr(
+        utils.realtime,
+        "align_face",
+        lambda *args, eyes=None, **kw: seen.append(eyes) or original(*args, eyes=eyes, **kw),
+    )
+    pipeline = FramePipeline(model, detector="mtcnn", align=True, detect_every=2)
+    for _ in range(3):  # frames 0 and 2 search, frame 1 reuses the boxes and their eyes
+        result = pipeline(frames["one face"])
+    assert len(result.boxes) == 1 and len(seen) == 3
+    x, y, w, h = result.boxes[0]
+    for eyes in seen:  # two eye centres in the frame's pixels, inside the face box
+        assert eyes is not None and eyes.shape == (2, 2)
+        assert ((eyes[:, 0] > x) & (eyes[:, 0] < x + w) & (eyes[:, 1] > y)).all()
+        assert (eyes[:, 1] < y + h / 2).all() and eyes[0, 0] < eyes[1, 0]
 
 
 # --------------------------------------------------------------------------------------------

@@ -306,7 +306,7 @@ def test_a_crash_leaves_nothing_half_written(
     out = Path(shutil.copytree(tiny[0], tmp_path / "sample"))
     before = (out / "manifest.json").read_bytes()
 
-    def broken(root: Path, seed: int, scale: float) -> dict[str, int]:
+    def broken(root: Path, seed: int, scale: float, tick: sd.Tick) -> dict[str, int]:
         (root / "partial.txt").write_text("half")
         raise RuntimeError("disk full")
 
@@ -350,3 +350,42 @@ def test_command_line(
     image = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
     assert image is not None and image.shape == (3 * (14 + 96), 7 * 96)
     assert [p.name for p in png.parent.iterdir()] == ["preview.png"]  # no temporary file left
+
+
+def test_generate_counts_every_face_on_its_progress_bar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar's total is the faces the makers render, and each one moves it once."""
+
+    class Bar:
+        disable = True
+
+        def __init__(self, **kwargs: object) -> None:
+            self.kwargs, self.n = kwargs, 0
+            bars.append(self)
+
+        def __enter__(self) -> Bar:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def update(self, n: int) -> None:
+            self.n += n
+
+        def set_postfix_str(self, text: str) -> None:
+            pass
+
+        def write(self, text: str, file: object = None) -> None:
+            print(text, file=file)  # type: ignore[call-overload]
+
+    bars: list[Bar] = []
+    monkeypatch.setattr(sd, "progress", lambda **kwargs: Bar(**kwargs))
+    sd.generate(tmp_path / "counted", scale=0.02, quiet=True)
+    (bar,) = bars
+    assert bar.kwargs["total"] == sum(sd.face_counts(0.02).values()) == bar.n
+    assert bar.kwargs["quiet"] is True and bar.kwargs["unit"] == "face"
+    manifest = sd.read_manifest(tmp_path / "counted") or {}
+    counts = manifest["counts"]
+    assert isinstance(counts, dict)
+    assert sd.face_counts(0.02)["fer2013"] == sum(v for k, v in counts.items() if "fer2013" in k)

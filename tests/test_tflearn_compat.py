@@ -388,8 +388,12 @@ def test_snippet_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     np.testing.assert_allclose(saved.predict(X[:16], verbose=0), preds, rtol=1e-6)  # type: ignore[index]
     assert [layer.name for layer in saved.layers][:3] == ["input", "conv1_1", "maxpool1"]
 
-    # TensorBoard events per run_id: train and validation loss at training steps 1 and 2
-    for split, tags in (("train", {"loss", "learning_rate"}), ("validation", {"loss"})):
+    # TensorBoard events per run_id, written by keras.callbacks.TensorBoard: the loss per epoch
+    # (steps 0 and 1), and validation's loss also against the training step, as tflearn drew it
+    for split, tags in (
+        ("train", {"epoch_loss", "epoch_learning_rate"}),
+        ("validation", {"epoch_loss", "evaluation_loss_vs_iterations"}),
+    ):
         files = glob.glob(os.path.join("runs", "v1-single-layer", split, "events.out.tfevents.*"))
         assert files, split
         found: dict[str, list[int]] = {}
@@ -397,7 +401,9 @@ def test_snippet_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             for value in event.summary.value:
                 found.setdefault(value.tag, []).append(event.step)
         assert tags <= set(found), (split, found)
-        assert found["loss"] == [1, 2]  # 58 training images = one batch of 64 per epoch
+        assert found["epoch_loss"] == [0, 1]
+    # 58 training images = one batch of 64 per epoch: training steps 1 and 2
+    assert found["evaluation_loss_vs_iterations"] == [1, 2]
 
 
 def test_weight_histograms_at_tensorboard_verbose_2(tmp_path: Path) -> None:
@@ -412,9 +418,9 @@ def test_weight_histograms_at_tensorboard_verbose_2(tmp_path: Path) -> None:
         value.tag
         for event in tf.compat.v1.train.summary_iterator(events)
         for value in event.summary.value
-        if value.HasField("histo")
+        if value.metadata.plugin_data.plugin_name == "histograms"
     }
-    assert {"conv/kernel", "out/kernel"} <= histograms
+    assert {"conv/kernel/histogram", "out/kernel/histogram"} <= histograms
 
 
 def test_save_appends_keras_extension_with_warning(tmp_path: Path) -> None:

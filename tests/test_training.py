@@ -11,7 +11,13 @@ import tensorflow as tf
 from toy_data import blobs
 
 from utils.seeding import set_seed
-from utils.training import check_save_restore, compile_and_fit, standard_callbacks
+from utils.training import (
+    QUIET_EXAMPLE_EPOCHS,
+    check_save_restore,
+    compile_and_fit,
+    fit_verbosity,
+    standard_callbacks,
+)
 
 
 def _blobs(n: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +84,41 @@ def test_compile_and_fit_rejects_bad_arguments() -> None:
         compile_and_fit(_model(), x, y, loss=LOSS, optimizer="adam", learning_rate=0.1)
     with pytest.raises(ValueError, match="epochs"):
         compile_and_fit(_model(), x, y, loss=LOSS, epochs=0)
+
+
+def test_fit_verbosity_quiet_for_sample_sized_runs_a_line_per_epoch_beyond() -> None:
+    assert fit_verbosity(10, 1750) == 0  # notebook 09's sample default, the largest
+    assert fit_verbosity(1, QUIET_EXAMPLE_EPOCHS) == 0
+    assert fit_verbosity(1, QUIET_EXAMPLE_EPOCHS + 1) == 2
+    assert fit_verbosity(30, 28_709) == 2  # FER-2013's training set for 30 epochs
+    with pytest.raises(ValueError, match="epochs"):
+        fit_verbosity(1.5, 10)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n_examples"):
+        fit_verbosity(3, -1)
+
+
+def test_compile_and_fit_prints_epochs_only_for_a_long_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x, y = _blobs(64)
+    seen: list[object] = []
+    real_fit = keras.Model.fit
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        seen.append(kwargs["verbose"])
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    compile_and_fit(_model(), x, y, loss=LOSS, epochs=2)  # 128 example-epochs: quiet
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr("utils.training.QUIET_EXAMPLE_EPOCHS", 100)
+    compile_and_fit(_model(), x, y, loss=LOSS, epochs=2)  # now "long": a line per epoch
+    out = capsys.readouterr().out
+    assert out.count("Epoch ") == 2 and "loss" in out
+    compile_and_fit(_model(), x, y, loss=LOSS, epochs=1, verbose=0)  # an explicit choice wins
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    compile_and_fit(_model(), ds, loss=LOSS, epochs=1)  # a dataset's size is unknown: lines
+    assert seen == [0, 2, 0, 2]
 
 
 class _Forgetful(keras.layers.Layer):

@@ -1,7 +1,7 @@
 """The callbacks of a well-behaved training run: :func:`standard_callbacks` (notebook 04).
 
 Early stopping, a checkpoint that is never half-written (:class:`AtomicModelCheckpoint`),
-learning-rate reduction on a plateau, a CSV log and, where it is installed, TensorBoard.
+learning-rate reduction on a plateau, a CSV log and TensorBoard (on the TensorFlow backend).
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def standard_callbacks(
     * ``CSVLogger`` -- one row per epoch in ``run_dir/history.csv`` (open it with pandas, or
       ``utils.plotting.plot_history``), which survives a crashed kernel;
     * ``TensorBoard`` -- curves in ``run_dir/tensorboard`` (``tensorboard --logdir runs``).
-      TensorFlow 2.21 no longer installs the ``tensorboard`` package; ``pip install
-      tensorboard`` to get it.
+      The ``tensorboard`` package is one of the course's dependencies (TensorFlow 2.21 no
+      longer pulls it in by itself).
 
     Args:
         run_dir: the run's folder, e.g. ``runs/04_dropout/rate_0.5`` (created if missing).

@@ -60,7 +60,8 @@ def kaggle_dir() -> Path:
 def ensure_sample_data(out: Path | None = None, *, quiet: bool = False) -> Path:
     """Return the sample data folder, generating it first if it is missing or stale.
 
-    Generation is deterministic (seeded), so every student gets byte-identical files.
+    Generation is deterministic (seeded), so every student gets byte-identical files; it shows
+    a progress bar in a terminal or in Jupyter, unless ``quiet``.
     """
     out = Path(out) if out is not None else sample_dir()
     from utils.sample_data import generate, is_complete
@@ -68,7 +69,7 @@ def ensure_sample_data(out: Path | None = None, *, quiet: bool = False) -> Path:
     if not is_complete(out):
         if not quiet:
             print(f"Generating the sample data in {out} (once, about a minute)...")
-        generate(out)
+        generate(out, quiet=quiet)
     return out
 
 

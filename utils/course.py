@@ -14,7 +14,6 @@ the executed notebook's outputs, so it works the same under papermill, nbclient 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -25,6 +24,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+from utils.command_line import CommandParser
 from utils.config import project_root
 from utils.editions import make_editions, notebook_paths
 from utils.io import atomic_write_text
@@ -167,7 +167,15 @@ def run_course(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = CommandParser(
+        "python -m utils.course",
+        (__doc__ or "").splitlines()[0],
+        examples=[
+            "",
+            "notebooks/02_convnets_keypoints.ipynb -p EPOCHS=30 -p DATA=kaggle",
+            "notebooks/10_real_world_inference.ipynb --out build/one",
+        ],
+    )
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: build/)")
     parser.add_argument(

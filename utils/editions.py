@@ -9,13 +9,19 @@ the course runner, ``python -m utils.course``, does it too) writes::
                    lessons/                         the lessons and the course map
       instructor/  the same, with the full solutions
 
-Solutions in the exercise notebooks are marked the way nbgrader marks them, so a teacher can
-also run nbgrader on the notebooks unchanged::
+Solutions in the exercise notebooks are marked the way nbgrader marks them, and every
+``qN.check(...)`` sits in a cell of its own that nbgrader grades (an autograded test cell)::
 
-    def my_flip(image, keypoints):
+    def my_flip(image, keypoints):       # nbgrader: solution, grade_id "q1_answer"
         ### BEGIN SOLUTION
         ...
         ### END SOLUTION
+
+    q1.check(my_flip)                     # nbgrader: grade, locked, grade_id "q1_check", points
+
+The points are the check cell's (``metadata.nbgrader.points``); the lesson pages list them.
+``make_editions`` checks that every check cell is graded and every cell has an id (nbformat
+4.5), and raises :class:`EditionError` naming the notebook and cell otherwise.
 
 In the student edition a marked block inside a function becomes ``# YOUR CODE HERE`` and
 ``raise NotImplementedError()`` (nbgrader's own stub; the question's ``check()`` reports it
@@ -23,6 +29,11 @@ as "not answered yet"); a marked block at the top level of a cell becomes ``# YO
 and ``name = ____`` for each name it assigns, so the student notebook runs to the end.
 Outputs are stripped, the output is the same bytes run to run, and the folder is replaced in
 one rename at the end (an interrupted run leaves the previous editions as they were).
+
+``python -m utils.editions --nbgrader-course COURSE`` lays out an nbgrader course folder for a
+teacher: ``COURSE/source/ex00_setup/00_setup_exercises.ipynb`` ... (the instructor edition,
+one assignment per exercise notebook) and ``COURSE/nbgrader_config.py`` (written once, then
+left to the teacher). ``lessons/README.md`` walks through the nbgrader steps from there.
 
 ``python -m utils.editions --setup-cells`` rewrites the first cell of every notebook from
 :data:`utils.setup.SETUP_CELL` (after the repository moved, say).
@@ -34,6 +45,7 @@ import argparse
 import ast
 import copy
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -53,6 +65,11 @@ BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = "# YOUR CODE HERE"
 EDITIONS = ("student", "instructor")
+#: A line that checks question N: ``q1.check(my_flip)``.
+CHECK_CALL = re.compile(r"^(q\d+)\.check\(", re.M)
+#: The nbgrader cell-metadata schema the notebooks use (nbgrader 0.6 - 0.9).
+NBGRADER_SCHEMA = 3
+NBGRADER_CONFIG = "nbgrader_config.py"
 
 
 class EditionError(ValueError):
@@ -112,6 +129,96 @@ def strip_solutions(source: str, where: str = "cell") -> str:
     return "\n".join(out)
 
 
+def check_cell_metadata(question: str, points: int) -> dict[str, object]:
+    """nbgrader's metadata for the autograded test cell that runs ``question``'s check."""
+    return {
+        "grade": True,
+        "grade_id": f"{question}_check",
+        "locked": True,
+        "points": points,
+        "schema_version": NBGRADER_SCHEMA,
+        "solution": False,
+        "task": False,
+    }
+
+
+def grading(nb: nbformat.NotebookNode, name: str = "notebook") -> dict[str, int]:
+    """``{question: points}`` of ``nb``'s autograded check cells, in notebook order.
+
+    Raises :class:`EditionError` (naming ``name`` and the cell) unless every ``qN.check(...)``
+    is alone in a locked nbgrader test cell with points and the grade id ``qN_check``, every
+    solution is in a cell marked as an nbgrader solution, and no grade id repeats.
+    """
+    points: dict[str, int] = {}
+    grade_ids: set[str] = set()
+    for number, cell in enumerate(nb.cells, start=1):
+        where = f"{name}, cell {number}"
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if meta is not None:
+            if meta.get("schema_version") != NBGRADER_SCHEMA:
+                raise EditionError(
+                    f"{where}: nbgrader schema_version {meta.get('schema_version')!r}; "
+                    f"expected {NBGRADER_SCHEMA}"
+                )
+            grade_id = meta.get("grade_id", "")
+            if meta.get("grade") or meta.get("solution") or meta.get("locked"):
+                if not grade_id:
+                    raise EditionError(f"{where}: an nbgrader cell without a grade_id")
+                if grade_id in grade_ids:
+                    raise EditionError(f"{where}: nbgrader grade_id {grade_id!r} is used twice")
+                grade_ids.add(grade_id)
+        if cell.cell_type != "code":
+            continue
+        has_solution = BEGIN in cell.source
+        if has_solution and not (meta or {}).get("solution"):
+            raise EditionError(
+                f"{where}: a {BEGIN!r} block in a cell without nbgrader's solution metadata "
+                '("solution": true, "grade_id": "qN_answer")'
+            )
+        questions = list(dict.fromkeys(CHECK_CALL.findall(cell.source)))
+        if not questions:
+            continue
+        if has_solution:
+            raise EditionError(
+                f"{where}: {questions[0]}.check(...) shares a cell with a solution; put it in "
+                "a cell of its own below, so nbgrader can grade it as a test cell"
+            )
+        if len(questions) > 1:
+            raise EditionError(f"{where}: one question per check cell, found {questions}")
+        question = questions[0]
+        want = check_cell_metadata(question, 1)
+        got = meta or {}
+        wrong = [k for k in ("grade", "grade_id", "locked", "solution") if got.get(k) != want[k]]
+        pts = got.get("points")
+        if wrong or isinstance(pts, bool) or not isinstance(pts, int) or pts <= 0:
+            raise EditionError(
+                f"{where}: the {question}.check(...) cell must be an nbgrader autograded test "
+                f"cell: metadata.nbgrader = {want | {'points': '<whole number > 0>'}} (got {got})"
+            )
+        if question in points:
+            raise EditionError(f"{where}: {question} is checked in two cells")
+        points[question] = pts
+    return points
+
+
+def _with_cell_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """nbformat 4.5: every cell has a unique id. Missing or repeated ids get a stable one made
+    from the cell's position, so the editions are the same bytes run to run."""
+    nb.nbformat, nb.nbformat_minor = 4, max(int(nb.get("nbformat_minor", 0)), 5)
+    seen: set[str] = set()
+    for number, cell in enumerate(nb.cells, start=1):
+        cell_id = cell.get("id")
+        if not cell_id or cell_id in seen:
+            cell_id = base = f"cell-{number:02d}"
+            suffix = 1
+            while cell_id in seen:
+                suffix += 1
+                cell_id = f"{base}-{suffix}"
+            cell["id"] = cell_id
+        seen.add(cell_id)
+    return nb
+
+
 def _clear_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -122,7 +229,7 @@ def _clear_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def student_version(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """A copy of ``nb`` without outputs and with every marked solution replaced by a stub."""
-    student = _clear_outputs(copy.deepcopy(nb))
+    student = _with_cell_ids(_clear_outputs(copy.deepcopy(nb)))
     for number, cell in enumerate(student.cells, start=1):
         if cell.cell_type == "code" and (BEGIN in cell.source or END in cell.source):
             cell.source = strip_solutions(cell.source, f"{name}, cell {number}")
@@ -130,8 +237,8 @@ def student_version(nb: nbformat.NotebookNode, name: str = "notebook") -> nbform
 
 
 def instructor_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` without outputs, solutions kept."""
-    return _clear_outputs(copy.deepcopy(nb))
+    """A copy of ``nb`` without outputs, solutions kept (nbgrader's ``source`` notebook)."""
+    return _with_cell_ids(_clear_outputs(copy.deepcopy(nb)))
 
 
 def notebook_paths(folder: Path | None = None) -> list[Path]:
@@ -185,8 +292,9 @@ def make_editions(out: str | os.PathLike[str], *, root: Path | None = None) -> d
     """Write ``out/student`` and ``out/instructor``; return ``{edition: folder}``.
 
     The main notebooks are copied byte for byte into both; the exercise notebooks are
-    transformed (outputs stripped; solutions stubbed in the student edition). Raises
-    :class:`EditionError` naming the notebook and cell when solution markers are malformed.
+    transformed (outputs stripped; solutions stubbed in the student edition; every cell with
+    an id). Raises :class:`EditionError` naming the notebook and cell when solution markers
+    are malformed or a check cell is not an nbgrader test cell (:func:`grading`).
     """
     import nbformat
 
@@ -199,8 +307,10 @@ def make_editions(out: str | os.PathLike[str], *, root: Path | None = None) -> d
     # Transform everything first, so a malformed notebook stops us before anything is written.
     versions: dict[str, dict[str, nbformat.NotebookNode]] = {e: {} for e in EDITIONS}
     for path in exercises:
+        name = f"notebooks/exercises/{path.name}"
         nb = nbformat.read(path, as_version=4)
-        versions["student"][path.name] = student_version(nb, f"notebooks/exercises/{path.name}")
+        grading(nb, name)
+        versions["student"][path.name] = student_version(nb, name)
         versions["instructor"][path.name] = instructor_version(nb)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
@@ -227,12 +337,96 @@ def make_editions(out: str | os.PathLike[str], *, root: Path | None = None) -> d
     return {edition: out / edition for edition in EDITIONS}
 
 
+#: Written once into a new nbgrader course folder; the teacher's edits are kept afterwards.
+NBGRADER_CONFIG_TEXT = '''"""nbgrader's settings for the Face DL course's exercises.
+
+Written by `python -m utils.editions --nbgrader-course`, and never overwritten: edit freely.
+Run every nbgrader command from this folder, in the course's environment (so the kernel
+imports the course package and finds the sample data): lessons/README.md lists the steps.
+"""
+
+import warnings
+
+c = get_config()  # noqa: F821 (nbgrader defines get_config)
+
+c.CourseDirectory.course_id = "face-dl-course"
+
+# The checks run in a second or two, but exercise 09's q4 trains a small model: give a cell
+# up to 5 minutes (nbgrader's default is 30 s; a cell that times out scores 0).
+c.Execute.timeout = 300
+
+# nbgrader 0.9 with SQLAlchemy 2 warns "Object of type <SubmittedAssignment> not in session,
+# add operation along ... will not proceed" while `nbgrader autograde` creates a submission;
+# the submission and its grades are stored all the same.
+warnings.filterwarnings("ignore", message=r"Object of type <\\w+> not in session")
+'''
+
+
+def assignment_name(notebook: Path | str) -> str:
+    """The nbgrader assignment of an exercise notebook: ``02_convnets_exercises.ipynb`` ->
+    ``ex02_convnets``."""
+    stem = Path(notebook).stem
+    return "ex" + stem.removesuffix("_exercises")
+
+
+def _top_level_solution(nb: nbformat.NotebookNode, name: str) -> None:
+    for number, cell in enumerate(nb.cells, start=1):
+        for line in cell.source.splitlines() if cell.cell_type == "code" else []:
+            if line.strip() == BEGIN and not line[:1].isspace():
+                raise EditionError(
+                    f"{name}, cell {number}: a solution block at the top level of a cell; "
+                    "nbgrader replaces it with a top-level `raise NotImplementedError()`, which "
+                    "stops the student's notebook. Put the answer in a function."
+                )
+
+
+def write_nbgrader_course(
+    course: str | os.PathLike[str], *, root: Path | None = None
+) -> dict[str, Path]:
+    """Lay out an nbgrader course folder; return ``{assignment: source notebook}``.
+
+    Writes ``course/source/<assignment>/<notebook>.ipynb`` (the instructor edition of each
+    exercise notebook, replacing an older copy) and ``course/nbgrader_config.py`` unless it
+    exists. Everything else in ``course`` (releases, submissions, the gradebook) is left as
+    it is. Raises :class:`EditionError` for a notebook nbgrader could not grade.
+    """
+    import nbformat
+
+    root = Path(root) if root is not None else project_root()
+    course = Path(course)
+    exercises = exercise_paths(root)
+    if not exercises:
+        raise FileNotFoundError(f"{root / 'notebooks' / 'exercises'}: no exercise notebooks")
+    sources: dict[str, tuple[Path, str]] = {}
+    for path in exercises:
+        name = f"notebooks/exercises/{path.name}"
+        nb = nbformat.read(path, as_version=4)
+        if not grading(nb, name):
+            raise EditionError(f"{name}: no qN.check(...) cell, nothing for nbgrader to grade")
+        _top_level_solution(nb, name)
+        target = course / "source" / assignment_name(path) / path.name
+        sources[assignment_name(path)] = (target, nbformat.writes(instructor_version(nb)) + "\n")
+    for target, text in sources.values():
+        atomic_write_text(target, text)
+    config = course / NBGRADER_CONFIG
+    if not config.exists():
+        atomic_write_text(config, NBGRADER_CONFIG_TEXT)
+    return {assignment: target for assignment, (target, _) in sources.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m utils.editions", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--out", type=Path, default=Path("build") / "editions", help="output folder"
+    )
+    parser.add_argument(
+        "--nbgrader-course",
+        type=Path,
+        metavar="DIR",
+        help="instead: lay out an nbgrader course in DIR (source/<assignment>/ from the "
+        "instructor edition, and nbgrader_config.py); see lessons/README.md",
     )
     parser.add_argument(
         "--setup-cells",
@@ -245,6 +439,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(changed)} notebook(s) updated" + "".join(f"\n  {p}" for p in changed))
         return 0
     try:
+        if args.nbgrader_course is not None:
+            sources = write_nbgrader_course(args.nbgrader_course)
+            print(f"{len(sources)} assignments -> {args.nbgrader_course / 'source'}")
+            for assignment, path in sources.items():
+                print(f"  {assignment:18s} {path}")
+            print(f"settings: {args.nbgrader_course / NBGRADER_CONFIG}")
+            return 0
         folders = make_editions(args.out)
     except EditionError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,12 +1,18 @@
 """Find faces in a photo and cut them out as the square grayscale crops the models expect.
 
-Detection uses OpenCV's classic Haar cascade (Viola-Jones, 2001): fast, offline, shipped with
-``opencv-python``, good on frontal faces and poor on turned ones. A crop remembers where it
-came from (:class:`CropTransform`), so keypoints predicted on the crop map back onto the photo::
+Two detectors, both offline. The default is OpenCV's classic Haar cascade (Viola-Jones, 2001):
+fast, shipped with ``opencv-python``, good on frontal faces and poor on turned ones.
+``method="mtcnn"`` is MTCNN (Zhang et al., 2016), three small convolutional networks from the
+``mtcnn`` package (its weights ship inside the wheel): slower, but it finds turned faces and
+also gives five landmarks (eyes, nose, mouth corners). A crop remembers where it came from
+(:class:`CropTransform`), so keypoints predicted on the crop map back onto the photo::
 
     boxes = detect_faces(photo)                  # (k, 4): x, y, w, h
+    boxes = detect_faces(photo, method="mtcnn")  # the same convention, another detector
     crop, transform = crop_face(photo, boxes[0])  # (96, 96) uint8
     keypoints = crop_to_image(predicted_on_crop, transform)
+    boxes, points = detect_faces_and_landmarks(photo)  # MTCNN: points (k, 5, 2)
+    crop, transform = align_face(photo, boxes[0], eyes=points[0, :2])
 
 :func:`align_face` also turns the face so the eyes are level. Running this on every frame of
 a video, with the models, is :mod:`utils.realtime`; drawing the results is :mod:`utils.annotate`.
@@ -26,12 +32,22 @@ from typing import Any
 import cv2
 import numpy as np
 
+from utils.mtcnn_faces import LANDMARKS as LANDMARKS  # re-exported: MTCNN's five points
+from utils.mtcnn_faces import MTCNN_MIN_CONFIDENCE as MTCNN_MIN_CONFIDENCE
+from utils.mtcnn_faces import mtcnn_detector as mtcnn_detector
+from utils.mtcnn_faces import mtcnn_faces
+
 #: The cascade file used by :func:`detect_faces`, from ``cv2.data.haarcascades``.
 FRONTAL_FACE_CASCADE = "haarcascade_frontalface_default.xml"
 #: Margin around the Haar box for the emotion crop (FER-2013's faces are tightly framed).
 EMOTION_MARGIN = 0.1
 #: Margin around the Haar box for the keypoint crop (Kaggle's 96x96 framing).
 KEYPOINT_MARGIN = 0.2
+#: The detectors :func:`detect_faces` knows (``method=``): OpenCV's Haar cascade, MTCNN.
+DETECTORS = ("haar", "mtcnn")
+#: The Haar cascade's defaults: window growth per step, overlapping detections a face needs.
+HAAR_SCALE_FACTOR = 1.1
+HAAR_MIN_NEIGHBORS = 5
 
 
 @lru_cache(maxsize=4)
@@ -89,35 +105,117 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(to_gray(array), cv2.COLOR_GRAY2RGB)
 
 
+def check_detector_args(
+    method: str,
+    *,
+    scale_factor: float | None = None,
+    min_neighbors: int | None = None,
+    min_size: Any = (40, 40),
+    min_confidence: float | None = None,
+) -> tuple[int, int]:
+    """Check :func:`detect_faces`' settings for ``method``; return ``min_size`` as two ints.
+
+    Each detector has its own knobs: ``scale_factor`` and ``min_neighbors`` are the Haar
+    cascade's, ``min_confidence`` is MTCNN's; passing one to the other detector is an error
+    rather than silently ignored. Raises ValueError naming the argument.
+    """
+    if method not in DETECTORS:
+        raise ValueError(
+            f"method={method!r}: expected 'haar' (OpenCV's Haar cascade, the default) or "
+            "'mtcnn' (the MTCNN networks of the mtcnn package)"
+        )
+    try:
+        width, height = (int(v) for v in np.asarray(min_size).reshape(2))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"min_size={min_size!r}: expected (width, height) in pixels") from e
+    if width < 1 or height < 1:
+        raise ValueError(f"min_size={min_size!r}: expected a positive width and height")
+    if method == "haar":
+        if min_confidence is not None:
+            raise ValueError(
+                f"min_confidence={min_confidence!r} is MTCNN's setting; the Haar cascade has no "
+                "confidence (use min_neighbors, or method='mtcnn')"
+            )
+        if scale_factor is not None and not scale_factor > 1.0:
+            raise ValueError(f"scale_factor={scale_factor!r}: expected a number > 1 (e.g. 1.1)")
+        if min_neighbors is not None and min_neighbors < 0:
+            raise ValueError(f"min_neighbors={min_neighbors!r}: expected 0 or more")
+    else:
+        for name, value in (("scale_factor", scale_factor), ("min_neighbors", min_neighbors)):
+            if value is not None:
+                raise ValueError(
+                    f"{name}={value!r} is a setting of the Haar cascade; method='mtcnn' searches "
+                    "its own image pyramid (use min_size and min_confidence)"
+                )
+        if min_confidence is not None and not 0.0 < min_confidence < 1.0:
+            raise ValueError(f"min_confidence={min_confidence!r}: expected a number in (0, 1)")
+    return width, height
+
+
 def detect_faces(
     image: np.ndarray,
     *,
-    scale_factor: float = 1.1,
-    min_neighbors: int = 5,
-    min_size: tuple[int, int] = (40, 40),
+    method: str = "haar",
+    scale_factor: float | None = None,
+    min_neighbors: int | None = None,
+    min_size: Any = (40, 40),
+    min_confidence: float | None = None,
 ) -> np.ndarray:
-    """Find frontal faces; return a ``(k, 4)`` int array of ``x, y, w, h`` boxes, largest first.
+    """Find faces; return a ``(k, 4)`` int array of ``x, y, w, h`` boxes, largest first.
+
+    ``x, y`` is the box's top-left pixel and ``w, h`` its size, in ``image``'s pixels, for
+    either detector. Haar's boxes are square; MTCNN's are a little taller than wide (brow to
+    chin). :func:`crop_face` and :func:`align_face` frame a square on the longer side.
 
     Args:
-        image: uint8 grayscale or colour image.
-        scale_factor: how much the search window grows per step (smaller: slower, finds more).
-        min_neighbors: overlapping detections a face needs (larger: fewer false faces).
-        min_size: smallest face ``(width, height)`` in pixels.
+        image: uint8 grayscale or colour image (colour is read as RGB; MTCNN uses it).
+        method: ``"haar"`` (OpenCV's Haar cascade: fast, frontal faces) or ``"mtcnn"``
+            (MTCNN: slower, finds turned and tilted faces too).
+        scale_factor: Haar only -- how much the search window grows per step (default 1.1;
+            smaller: slower, finds more).
+        min_neighbors: Haar only -- overlapping detections a face needs (default 5; larger:
+            fewer false faces).
+        min_size: smallest face ``(width, height)`` in pixels, for both detectors (for
+            MTCNN where its search starts: it also finds faces somewhat smaller).
+        min_confidence: MTCNN only -- the probability a box needs to count as a face
+            (default 0.8; larger: fewer false faces).
     """
-    if scale_factor <= 1.0:
-        raise ValueError(f"scale_factor={scale_factor!r}: expected a number > 1 (e.g. 1.1)")
-    if min_neighbors < 0:
-        raise ValueError(f"min_neighbors={min_neighbors!r}: expected 0 or more")
+    width, height = check_detector_args(
+        method,
+        scale_factor=scale_factor,
+        min_neighbors=min_neighbors,
+        min_size=min_size,
+        min_confidence=min_confidence,
+    )
+    if method == "mtcnn":
+        return mtcnn_faces(to_rgb(image), min(width, height), min_confidence)[0]
     gray = to_gray(image)
     found = _cascade().detectMultiScale(
         gray,
-        scaleFactor=scale_factor,
-        minNeighbors=int(min_neighbors),
-        minSize=(int(min_size[0]), int(min_size[1])),
+        scaleFactor=HAAR_SCALE_FACTOR if scale_factor is None else float(scale_factor),
+        minNeighbors=HAAR_MIN_NEIGHBORS if min_neighbors is None else int(min_neighbors),
+        minSize=(width, height),
     )
     boxes = np.asarray(found, dtype=np.int64).reshape(-1, 4)
     order = np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")
     return boxes[order]
+
+
+def detect_faces_and_landmarks(
+    image: np.ndarray,
+    *,
+    min_size: Any = (40, 40),
+    min_confidence: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """MTCNN's faces and their five landmarks.
+
+    Returns the ``(k, 4)`` int boxes of ``detect_faces(image, method="mtcnn")`` (largest
+    first) and ``(k, 5, 2)`` float points ``x, y`` in the image's pixels, in :data:`LANDMARKS`
+    order: the two eye centres (the image's left one first), the nose tip and the two mouth
+    corners. ``points[i, :2]`` are the eyes :func:`align_face` levels.
+    """
+    width, height = check_detector_args("mtcnn", min_size=min_size, min_confidence=min_confidence)
+    return mtcnn_faces(to_rgb(image), min(width, height), min_confidence)
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,8 @@ def macro_f1(y_true: Any, y_pred: Any, *, labels: Sequence[int] | None = None) -
 
     ``labels`` default: the classes present in ``y_true`` (a class absent from the test set
     has no recall to measure; predicting it by mistake still costs precision elsewhere).
+    The library call: ``sklearn.metrics.f1_score(y_true, y_pred, average="macro",
+    labels=np.unique(y_true))``, same value.
     """
     true, pred = _class_arrays(y_true, y_pred)
     use = np.unique(true) if labels is None else np.asarray(list(labels), dtype=np.int64)
@@ -206,7 +208,7 @@ def macro_f1(y_true: Any, y_pred: Any, *, labels: Sequence[int] | None = None) -
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
-    """Fraction of examples whose predicted class is the true one."""
+    """Fraction of examples whose predicted class is the true one (sklearn's ``accuracy_score``)."""
     true, pred = _class_arrays(y_true, y_pred)
     return float(np.mean(true == pred))
 
@@ -240,6 +242,11 @@ def bootstrap_ci(
     ``metric(y_true, y_pred)`` on each, and returns the value on all the data with the
     percentile interval holding ``level`` of the resampled values. A test set of 300 faces
     gives accuracy +- about 5 points: differences smaller than that are not evidence.
+
+    Written out (a dozen lines of NumPy) so the idea is visible. In your own work use SciPy's
+    ``scipy.stats.bootstrap((y_true, y_pred), metric, paired=True, vectorized=False,
+    n_resamples=n, method="percentile")``: the same interval up to the random draws, and
+    ``method="BCa"`` (its default) corrects it for skew.
     """
     true, pred = _class_arrays(y_true, y_pred)
     return _bootstrap(len(true), lambda i: metric(true[i], pred[i]), n, seed, level)
@@ -259,7 +266,9 @@ def bootstrap_difference(
 
     Both models are scored on the same resampled test sets, so the interval reflects only how
     much their *difference* would move -- much narrower than comparing two separate intervals.
-    If it contains 0, the test set is no evidence that one model is better.
+    If it contains 0, the test set is no evidence that one model is better. With SciPy:
+    ``scipy.stats.bootstrap((y_true, pred_a, pred_b), lambda t, a, b: metric(t, b) -
+    metric(t, a), paired=True, vectorized=False)``.
     """
     true, a = _class_arrays(y_true, pred_a)
     _, b = _class_arrays(y_true, pred_b)
@@ -375,6 +384,9 @@ def per_au_f1(y_true: Any, y_score: Any, *, thresholds: Any = 0.5) -> np.ndarray
     Returns:
         ``(n_aus,)`` F1 = 2 TP / (2 TP + FP + FN); 0 for an AU that is never present and
         never predicted (there is nothing to find, and nothing was found wrongly).
+
+    Without uncoded (NaN) labels this is ``sklearn.metrics.f1_score(y_true, y_score >=
+    thresholds, average=None, zero_division=0)``; the NaN handling is why it is written out.
     """
     true, score = _multilabel_arrays(y_true, y_score)
     pred = score >= _thresholds(thresholds, true.shape[1])

@@ -29,6 +29,7 @@ from utils.annotate import NotAnImageError, decode_image, encode_image
 from utils.faces import KEYPOINT_MARGIN, crop_face, crop_to_image, detect_faces
 from utils.inference import KEYPOINT_SIZE, load_keypoint_model, predict_keypoints
 from utils.io import atomic_write, atomic_write_bytes, atomic_write_text
+from utils.progress import progress
 from utils.realtime import annotate_photo, load_model_arg, photo_pipeline
 from utils.schema import EMOTIONS, KEYPOINT_COLUMNS
 
@@ -142,7 +143,7 @@ def annotate_folder(
     files = list(photo_files(images_dir, out))
     pipeline = photo_pipeline(emotion_model, keypoints=keypoints)
     rows: list[dict[str, Any]] = []
-    for file in files:
+    for file in progress(files, desc="photos", unit="photo"):  # with the time left, if watched
         if file.image is None:
             rows.append({"file": file.name, "status": "not an image", "note": file.problem})
             continue
@@ -211,7 +212,7 @@ def predict_folder(
         )
     rows: list[dict[str, Any]] = []
     crops, transforms, face_rows = [], [], []
-    for file in files:
+    for file in progress(files, desc="photos", unit="photo"):  # with the time left, if watched
         if file.image is None:
             rows.append({"file": file.name, "status": "unreadable", "note": file.problem})
             continue

@@ -2,8 +2,10 @@
 
 The figures are built with matplotlib's object API (``matplotlib.figure.Figure``), never through
 ``pyplot``'s global state, so they work the same in JupyterLab, in a script (``fig.savefig``)
-and in tests (no display needed). In a notebook, leave the figure as the cell's last line, or call
-``display(fig)``, to show it::
+and in tests (no display needed). Heat maps (confusion matrices, AU means per emotion) and
+distributions with intervals are drawn by seaborn (``seaborn.heatmap``, ``seaborn.violinplot``)
+into those figures' axes: the calls to reach for in your own analyses. In a notebook, leave
+the figure as the cell's last line, or call ``display(fig)``, to show it::
 
     from utils.plotting import plot_image_grid
     plot_image_grid(X[:16], y[:16], label_names=EMOTIONS)
@@ -71,6 +73,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_history",
     "plot_image_grid",
+    "plot_intervals",
     "plot_keypoints",
     "plot_per_keypoint_rmse",
 ]
@@ -506,20 +509,29 @@ def _class_indices(values: Any, n_classes: int, name: str) -> np.ndarray:
 
 
 def confusion_counts(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
-    """The ``(n_classes, n_classes)`` confusion matrix: rows are true classes, columns predicted."""
+    """The ``(n_classes, n_classes)`` confusion matrix: rows are true classes, columns predicted.
+
+    scikit-learn's ``confusion_matrix(y_true, y_pred, labels=range(n_classes))``, after
+    checking the labels (scores become their argmax; an index out of range is an error naming
+    its position) so that a class never seen still gets its row and column.
+    """
+    from sklearn.metrics import confusion_matrix
+
     t = _class_indices(y_true, n_classes, "y_true")
     p = _class_indices(y_pred, n_classes, "y_pred")
     if t.shape != p.shape:
         raise ValueError(f"y_true has {len(t)} labels but y_pred has {len(p)}; expected equal")
-    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(counts, (t, p), 1)
-    return counts
+    return confusion_matrix(t, p, labels=np.arange(n_classes)).astype(np.int64)
 
 
 def plot_confusion_matrix(
     y_true: Any, y_pred: Any, labels: Sequence[str], *, normalize: bool = True
 ) -> Figure:
     """Confusion matrix: rows are the true class, columns the prediction.
+
+    Drawn with ``seaborn.heatmap`` from scikit-learn's ``confusion_matrix``; for your own
+    models, ``sklearn.metrics.ConfusionMatrixDisplay.from_predictions(y_true, y_pred,
+    normalize="true")`` draws the same picture.
 
     Args:
         y_true: ``(N,)`` true class indices.
@@ -529,8 +541,11 @@ def plot_confusion_matrix(
             diagonal), so rare classes such as *disgust* are as readable as common ones.
 
     Returns:
-        The ``Figure``: the matrix axes plus its colour bar; every cell is annotated.
+        The ``Figure``: the heat map's axes (its cells are ``ax.collections[0]``) plus its
+        colour bar; every cell is annotated.
     """
+    import seaborn as sns
+
     names = [str(x) for x in labels]
     if not names:
         raise ValueError("labels: expected the class names, got none")
@@ -543,16 +558,24 @@ def plot_confusion_matrix(
     k = len(names)
     fig = Figure(figsize=(1.0 + 0.75 * k, 0.6 + 0.7 * k), layout="constrained")
     ax = fig.subplots()
-    vmax = 1.0 if normalize else max(float(shown.max()), 1.0)
-    im = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=vmax)
-    fig.colorbar(im, ax=ax, label="fraction of the true class" if normalize else "count")
-    for r in range(k):
-        for c in range(k):
-            text = f"{shown[r, c]:.2f}" if normalize else f"{counts[r, c]:d}"
-            colour = "white" if shown[r, c] > 0.6 * vmax else "black"
-            ax.text(c, r, text, ha="center", va="center", color=colour, fontsize=8)
-    ax.set_xticks(range(k), names, rotation=45, ha="right")
-    ax.set_yticks(range(k), names)
+    sns.heatmap(
+        shown,
+        ax=ax,
+        cmap="Blues",
+        vmin=0.0,
+        vmax=1.0 if normalize else max(float(shown.max()), 1.0),
+        annot=shown if normalize else counts,
+        fmt=".2f" if normalize else "d",
+        annot_kws={"fontsize": 8},
+        square=True,
+        xticklabels=names,
+        yticklabels=names,
+        cbar_kws={"label": "fraction of the true class" if normalize else "count"},
+    )
+    ax.tick_params(axis="x", labelrotation=45)
+    for text in ax.get_xticklabels():
+        text.set_horizontalalignment("right")
+    ax.tick_params(axis="y", labelrotation=0)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     return fig
@@ -613,7 +636,9 @@ def plot_au_intensities(
 
     Returns:
         The ``Figure``: stacked bars of how often each AU is present at each intensity level
-        (1-5), plus a heat map of the mean intensity per emotion when ``emotions`` is given.
+        (1-5), plus a heat map of the mean intensity per emotion when ``emotions`` is given
+        (``seaborn.heatmap``; its cells are ``ax.collections[0]``), annotated when it is small
+        enough to read. The same table in pandas: ``frame.groupby("emotion")[au_names].mean()``.
     """
     try:
         values = np.asarray(intensities, dtype=np.float64)
@@ -670,12 +695,85 @@ def plot_au_intensities(
     axes[0].legend(title="intensity", fontsize=7, title_fontsize=8, ncols=5)
     axes[0].tick_params(axis="x", rotation=90)
     if groups:
+        import seaborn as sns
+
         ax = axes[1]
-        im = ax.imshow(means, cmap="viridis", aspect="auto", vmin=0.0)
-        fig.colorbar(im, ax=ax, label="mean intensity")
-        ax.set_xticks(range(len(aus)), aus, rotation=90)
-        ax.set_yticks(range(len(groups)), groups)
+        sns.heatmap(
+            means,
+            ax=ax,
+            cmap="viridis",
+            vmin=0.0,
+            annot=means.size <= 20 * 10,  # a value per cell while there is room to read it
+            fmt=".1f",
+            annot_kws={"fontsize": 6},
+            xticklabels=aus,
+            yticklabels=groups,
+            cbar_kws={"label": "mean intensity"},
+        )
+        ax.tick_params(axis="x", labelrotation=90)
+        ax.tick_params(axis="y", labelrotation=0)
         ax.set_title("mean intensity per emotion")
+    return fig
+
+
+def plot_intervals(
+    intervals: Mapping[str, Any], *, xlabel: str = "metric", title: str | None = None
+) -> Figure:
+    """Bootstrap distributions side by side: one violin per model, its interval as a bar.
+
+    Overlapping violins are the picture of "no evidence that one is better": the test set is
+    a sample, and another one would move every number within its violin.
+
+    Args:
+        intervals: ``{name: BootstrapCI}`` from ``utils.metrics.bootstrap_ci`` (anything with
+            ``value``, ``low``, ``high``, ``level`` and the resampled values in ``samples``).
+        xlabel: what was measured, e.g. ``"test macro-F1"``.
+        title: the axes title (default: the interval's level).
+
+    Returns:
+        The ``Figure``: a ``seaborn.violinplot`` of each model's resampled values, with the
+        value on all the data as a dot and the percentile interval as a black bar.
+    """
+    import pandas as pd
+    import seaborn as sns
+
+    if not isinstance(intervals, Mapping) or not intervals:
+        raise ValueError("intervals: expected a non-empty dict {name: BootstrapCI}")
+    names, samples, rows = [], [], []
+    for name, ci in intervals.items():
+        try:
+            values = np.asarray(ci.samples, dtype=np.float64).reshape(-1)
+            row = (float(ci.value), float(ci.low), float(ci.high))
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"intervals[{name!r}]: expected a BootstrapCI (value, low, high, samples): {exc}"
+            ) from exc
+        if not values.size or not row[1] <= row[2]:
+            raise ValueError(f"intervals[{name!r}]: expected resampled values and low <= high")
+        names.append(str(name))
+        samples.append(values)
+        rows.append(row)
+    frame = pd.DataFrame(
+        {"name": np.repeat(names, [len(s) for s in samples]), "value": np.concatenate(samples)}
+    )
+    fig = Figure(figsize=(6.0, 0.9 + 0.7 * len(names)), layout="constrained")
+    ax = fig.subplots()
+    sns.violinplot(
+        data=frame, x="value", y="name", ax=ax, inner=None, cut=0, color="#c6dbef", linewidth=0.8
+    )
+    value, low, high = np.array(rows).T
+    positions = np.arange(len(names))
+    # The percentile interval need not be centred on (or even hold) the value on all the data.
+    ax.errorbar((low + high) / 2, positions, xerr=(high - low) / 2, fmt="none", ecolor="k",
+                capsize=4, lw=1.5)  # fmt: skip
+    ax.plot(value, positions, "o", color="k")
+    level = getattr(next(iter(intervals.values())), "level", None)
+    if title is None:
+        title = f"bootstrap: {level:.0%} intervals" if level else "bootstrap intervals"
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("")
+    ax.grid(axis="x", alpha=0.3)
     return fig
 
 

@@ -5,7 +5,7 @@ in bfloat16 (8 exponent bits like float32, so no loss scaling is needed). CPUs w
 ``avx512_bf16`` instructions (recent AMD EPYC/Ryzen, Intel Sapphire Rapids and later) and
 recent GPUs run it about twice as fast as float32; elsewhere it is slower, so ``"auto"`` only
 picks it where the hardware supports it. Measure both on your machine:
-``python benchmarks/train_speed.py``.
+``python -m benchmarks.train_speed``.
 """
 
 from __future__ import annotations

@@ -13,23 +13,30 @@ the photos):
   probabilities. A photo with no face, and a file that is not an image, get a row too
   (``status`` says which), and are listed on the screen: nothing is dropped silently.
 
-Without ``--model`` it uses the course's shipped model (``utils.inference``). From Python:
+Without ``--model`` it uses the course's shipped model (``utils.inference``).
+``face-course predict-emotions`` is the same command. From Python:
 ``utils.photo_folders.annotate_folder("my_photos")``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from utils.command_line import CommandParser
 from utils.photo_folders import annotate_folder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m utils.predict_emotions", description=__doc__.splitlines()[0]
+    parser = CommandParser(
+        "python -m utils.predict_emotions",
+        (__doc__ or "").splitlines()[0],
+        examples=[
+            "--images my_photos/            # writes my_photos-emotions/",
+            "--images my_photos/ --out results/ --keypoints",
+            "--images my_photos/ --model runs/emotion/best.keras",
+        ],
     )
     parser.add_argument("--images", required=True, type=Path, help="folder of photos")
     parser.add_argument("--out", type=Path, default=None, help="output folder (IMAGES-emotions)")

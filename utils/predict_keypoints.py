@@ -13,25 +13,33 @@ keypoints and maps them back onto the photo. Writes, atomically, into ``DIR`` (d
 * ``keypoints.png`` -- every photo with its face boxes and keypoints.
 
 Without ``--model`` it uses the course's shipped model (``utils.inference``). ``--faces`` is
-the old spelling of ``--images``. From Python:
+the old spelling of ``--images``. ``face-course predict-keypoints`` is the same command. From
+Python:
 ``utils.photo_folders.predict_folder("my_photos", model)``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from utils.command_line import CommandParser
 from utils.photo_folders import predict_folder
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m utils.predict_keypoints", description=__doc__.splitlines()[0]
+    parser = CommandParser(
+        "python -m utils.predict_keypoints",
+        (__doc__ or "").splitlines()[0],
+        examples=[
+            "--images my_photos/            # writes my_photos-keypoints/",
+            "--images my_photos/ --out results/ --min-size 60",
+            "--images my_photos/ --model runs/keypoints/best.keras",
+        ],
+        renamed={"--faces": "--images"},
     )
-    parser.add_argument("--images", "--faces", required=True, type=Path, help="folder of photos")
+    parser.add_argument("--images", required=True, type=Path, help="folder of photos")
     parser.add_argument("--out", type=Path, default=None, help="output folder (IMAGES-keypoints)")
     parser.add_argument("--model", type=Path, default=None, help=".keras keypoint model")
     parser.add_argument("--min-size", type=int, default=40, help="smallest face in pixels")

@@ -32,9 +32,11 @@ from utils.faces import (
     EMOTION_MARGIN,
     KEYPOINT_MARGIN,
     align_face,
+    check_detector_args,
     crop_face,
     crop_to_image,
     detect_faces,
+    detect_faces_and_landmarks,
     sample_photos,
     to_gray,
     to_rgb,
@@ -101,12 +103,17 @@ class FramePipeline:
         emotion_model: a Keras model or ``.keras`` path; None uses the shipped one.
         keypoint_model: the same for keypoints (used only with ``keypoints=True``).
         keypoints: also predict the 15 keypoints of each face.
+        detector: ``"haar"`` (OpenCV's Haar cascade: the fast one) or ``"mtcnn"`` (finds
+            turned faces, several times slower; ``python -m benchmarks.realtime`` times both).
         detect_width: detect on a copy shrunk to this width (None: full size). Haar's cost
             grows with the number of pixels, so half the width is about 4x faster.
         min_face: smallest face to find, in the frame's pixels (Haar's window is 24 px, so
             on the shrunk copy nothing smaller than ``24 / shrink`` is found anyway).
-        scale_factor, min_neighbors: :func:`~utils.faces.detect_faces`' search settings.
-        align: level the eyes before cropping (:func:`~utils.faces.align_face`; slower).
+        scale_factor, min_neighbors: the Haar cascade's search settings (None: 1.2 and 5);
+            min_confidence: MTCNN's (None: its default). See
+            :func:`~utils.faces.detect_faces`; a setting of the other detector is an error.
+        align: level the eyes before cropping (:func:`~utils.faces.align_face`; slower). With
+            MTCNN its eye landmarks are used; with Haar, OpenCV's eye cascade.
         batch: predict all faces of a frame in one model call (else one call per face).
         max_faces: keep only the largest faces.
         detect_every: for video, search for faces only every n-th frame and reuse the boxes
@@ -118,14 +125,16 @@ class FramePipeline:
     keypoints: bool = False
     detect_width: int | None = 320
     min_face: int = 48
-    scale_factor: float = 1.2
-    min_neighbors: int = 5
+    scale_factor: float | None = None
+    min_neighbors: int | None = None
     margin: float = EMOTION_MARGIN
     keypoint_margin: float = KEYPOINT_MARGIN
     align: bool = False
     batch: bool = True
     max_faces: int | None = None
     detect_every: int = 1
+    detector: str = "haar"  # after the older fields, so positional arguments keep working
+    min_confidence: float | None = None
     times: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -137,8 +146,18 @@ class FramePipeline:
             raise ValueError(f"max_faces={self.max_faces!r}: expected None or at least 1")
         if self.detect_every < 1:
             raise ValueError(f"detect_every={self.detect_every!r}: expected 1 or more frames")
+        check_detector_args(
+            self.detector,
+            scale_factor=self.scale_factor,
+            min_neighbors=self.min_neighbors,
+            min_confidence=self.min_confidence,
+        )
+        if self.detector == "haar":  # the video defaults: a coarser search than for photos
+            self.scale_factor = 1.2 if self.scale_factor is None else self.scale_factor
+            self.min_neighbors = 5 if self.min_neighbors is None else self.min_neighbors
         self._frames_seen = 0
-        self._last_boxes: tuple[tuple[int, ...], np.ndarray] | None = None
+        self._last_boxes: tuple[tuple[int, ...], np.ndarray, np.ndarray | None] | None = None
+        self._eyes: np.ndarray | None = None  # MTCNN's eye landmarks of the last detect()
         self._emotion = compiled(load_model_arg(self.emotion_model, load_emotion_model))
         self._keypoint = (
             compiled(load_model_arg(self.keypoint_model, load_keypoint_model))
@@ -156,27 +175,42 @@ class FramePipeline:
         """Forget the timings so far (e.g. after a warm-up frame)."""
         self.times = {stage: [] for stage in self.stages}
 
-    def detect(self, gray: np.ndarray) -> np.ndarray:
-        """Face boxes in ``gray``'s pixels, found on a shrunk copy when ``detect_width`` says."""
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """Face boxes in ``image``'s pixels, found on a shrunk copy when ``detect_width`` says
+        (Haar on the gray image; MTCNN on the colour one, keeping its eyes for ``align``)."""
+        image = to_gray(image) if self.detector == "haar" else to_rgb(image)
         shrink = 1.0
-        small = gray
-        if self.detect_width is not None and gray.shape[1] > self.detect_width:
-            shrink = self.detect_width / gray.shape[1]
+        small = image
+        if self.detect_width is not None and image.shape[1] > self.detect_width:
+            shrink = self.detect_width / image.shape[1]
             small = cv2.resize(
-                gray,
-                (self.detect_width, max(1, round(gray.shape[0] * shrink))),
+                image,
+                (self.detect_width, max(1, round(image.shape[0] * shrink))),
                 interpolation=cv2.INTER_AREA,
             )
         side = max(1, round(self.min_face * shrink))
-        boxes = detect_faces(
-            small,
-            scale_factor=self.scale_factor,
-            min_neighbors=self.min_neighbors,
-            min_size=(side, side),
-        )
+        self._eyes = None
+        if self.detector == "mtcnn":
+            boxes, points = detect_faces_and_landmarks(
+                small, min_size=(side, side), min_confidence=self.min_confidence
+            )
+            self._eyes = ((points[:, :2] + 0.5) / shrink - 0.5)[: self.max_faces]  # in the frame
+        else:
+            boxes = detect_faces(
+                small,
+                scale_factor=self.scale_factor,
+                min_neighbors=self.min_neighbors,
+                min_size=(side, side),
+            )
         if shrink != 1.0:
             boxes = np.round(boxes / shrink).astype(np.int64)
-        return boxes[: self.max_faces] if self.max_faces else boxes
+        return boxes[: self.max_faces]
+
+    def _cut(self, gray: np.ndarray, box: Any, eyes: Any, size: int, margin: float) -> Any:
+        """One face's crop (aligned when ``align``: on MTCNN's eyes if given) and transform."""
+        if self.align:
+            return align_face(gray, box, size, margin, eyes=eyes)
+        return crop_face(gray, box, size, margin)
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
         """Run the whole path on one uint8 frame (RGB, BGR or gray)."""
@@ -184,20 +218,19 @@ class FramePipeline:
         gray = to_gray(frame)
         last = self._last_boxes
         if self._frames_seen % self.detect_every == 0 or last is None or last[0] != gray.shape:
-            boxes = self.detect(gray)
-            self._last_boxes = (gray.shape, boxes)
+            boxes = self.detect(frame)
+            eyes = self._eyes if self._eyes is not None and len(self._eyes) == len(boxes) else None
+            self._last_boxes = (gray.shape, boxes, eyes)
         else:  # between two searches: the faces are where they were a frame ago
-            boxes = last[1]
+            _, boxes, eyes = last
         self._frames_seen += 1
         t_detect = time.perf_counter()
+        face_eyes = [None if eyes is None else eyes[i] for i in range(len(boxes))]
 
-        crops = []
-        for box in boxes:
-            if self.align:
-                crop, _ = align_face(gray, box, EMOTION_SIZE, self.margin)
-            else:
-                crop, _ = crop_face(gray, box, EMOTION_SIZE, self.margin)
-            crops.append(crop)
+        crops = [
+            self._cut(gray, box, e, EMOTION_SIZE, self.margin)[0]
+            for box, e in zip(boxes, face_eyes, strict=True)
+        ]
         faces = np.stack(crops) if crops else np.zeros((0, EMOTION_SIZE, EMOTION_SIZE), np.uint8)
         t_crop = time.perf_counter()
 
@@ -215,9 +248,8 @@ class FramePipeline:
         points = None
         if self._keypoint is not None:
             kp_crops, transforms = [], []
-            for box in boxes:
-                cut = align_face if self.align else crop_face
-                crop, transform = cut(gray, box, KEYPOINT_SIZE, self.keypoint_margin)
+            for box, e in zip(boxes, face_eyes, strict=True):
+                crop, transform = self._cut(gray, box, e, KEYPOINT_SIZE, self.keypoint_margin)
                 kp_crops.append(crop)
                 transforms.append(transform)
             size = (0, KEYPOINT_SIZE, KEYPOINT_SIZE)

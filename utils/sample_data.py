@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ import numpy as np
 from utils import schema
 from utils import synthetic as syn
 from utils.data_fer2013 import fer2013_csv_to_folders
+from utils.progress import progress
 from utils.schema import EMOTIONS, KEYPOINT_COLUMNS
 
 #: The seed the sample data is generated with (its manifest records it). Changing it changes
@@ -92,6 +94,26 @@ def rng_for(seed: int, dataset: str, index: int) -> np.random.Generator:
 
 def _scaled(name: str, scale: float, minimum: int) -> int:
     return max(minimum, int(round(SIZES[name] * scale)))
+
+
+#: What a data set's maker calls after each face it renders (to move a progress bar).
+Tick = Callable[[], object]
+
+
+def _no_tick() -> None:
+    """The :data:`Tick` of a maker called with nothing to count."""
+
+
+def face_counts(scale: float = 1.0) -> dict[str, int]:
+    """How many faces each data set's maker renders at ``scale`` (the progress bar's total)."""
+    kp_people = _scaled("keypoints_train_subjects", scale, 4)
+    kp_people += _scaled("keypoints_test_subjects", scale, 2)
+    return {
+        "keypoints": SIZES["keypoints_per_subject"] * kp_people,
+        "fer2013": _scaled("fer2013", scale, 21),
+        "action_units": SIZES["au_per_subject"] * _scaled("au_subjects", scale, 3),
+        "identities": SIZES["identity_pictures"] * _scaled("identities", scale, 3),
+    }
 
 
 # Each grey level's text with a trailing space, padded to 4 bytes, and its length.
@@ -203,7 +225,7 @@ def _missing_mask(rng: np.random.Generator, n: int) -> np.ndarray:
     return mask
 
 
-def make_keypoints(root: Path, seed: int, scale: float) -> dict[str, int]:
+def make_keypoints(root: Path, seed: int, scale: float, tick: Tick = _no_tick) -> dict[str, int]:
     """Kaggle Facial Keypoints Detection: training.csv, test.csv, IdLookupTable.csv,
     SampleSubmission.csv and subjects.csv (who is in each training row)."""
     folder = root / "facial-keypoints-detection"
@@ -221,6 +243,7 @@ def make_keypoints(root: Path, seed: int, scale: float) -> dict[str, int]:
                 rng = rng_for(seed, dataset, s * per + k)
                 emotion = EMOTIONS[int(rng.choice(len(EMOTIONS), p=probs))]
                 face, _ = _face(rng, identity, emotion, "keypoints")
+                tick()
                 images.append(face.image)
                 rows.append(face.kaggle_row())
                 subjects.append(subject)
@@ -273,7 +296,7 @@ def make_keypoints(root: Path, seed: int, scale: float) -> dict[str, int]:
     }
 
 
-def make_fer2013(root: Path, seed: int, scale: float) -> dict[str, int]:
+def make_fer2013(root: Path, seed: int, scale: float, tick: Tick = _no_tick) -> dict[str, int]:
     """FER-2013: fer2013.csv (ICML format) and the msambare folders made from it."""
     folder = root / "fer2013"
     n = _scaled("fer2013", scale, 21)
@@ -290,6 +313,7 @@ def make_fer2013(root: Path, seed: int, scale: float) -> dict[str, int]:
         rng = rng_for(seed, "fer2013", i)
         identity = syn.sample_identity(rng, f"fer{i}")
         face, _ = _face(rng, identity, EMOTIONS[label], "fer2013", occluder_prob=0.06)
+        tick()
         images.append(face.image)
     lines = [b"emotion,pixels,Usage"]
     for label, pixels, usage in zip(labels, pixels_to_text(np.stack(images)), usages, strict=True):
@@ -300,7 +324,7 @@ def make_fer2013(root: Path, seed: int, scale: float) -> dict[str, int]:
     return {f"fer2013_{u}": usages.count(u) for u in FER_USAGE_FRACTIONS}
 
 
-def make_action_units(root: Path, seed: int, scale: float) -> dict[str, int]:
+def make_action_units(root: Path, seed: int, scale: float, tick: Tick = _no_tick) -> dict[str, int]:
     """AU intensities (0-5) per picture, DISFA-like: half the pictures pose one of the seven
     emotions, half show random AU combinations (so no AU is always seen with another: an AU12
     detector must look at the lip corners, not at the eyes of a smile)."""
@@ -322,6 +346,7 @@ def make_action_units(root: Path, seed: int, scale: float) -> dict[str, int]:
                 )
                 aus = {schema.AU_NAMES[j]: int(rng.integers(1, 6)) for j in sorted(chosen)}
             face, _ = _face(rng, identity, emotion, "action_units", aus=aus, occluder_prob=0.03)
+            tick()
             name = f"{subject}_{k + 1:03d}"
             _write(folder / "images" / f"{name}.png", _encode(".png", face.image, name))
             values = [str(aus.get(a, 0)) for a in schema.AU_NAMES]
@@ -330,7 +355,7 @@ def make_action_units(root: Path, seed: int, scale: float) -> dict[str, int]:
     return {"action_units_images": len(lines) - 1}
 
 
-def make_identities(root: Path, seed: int, scale: float) -> dict[str, int]:
+def make_identities(root: Path, seed: int, scale: float, tick: Tick = _no_tick) -> dict[str, int]:
     """People for face verification, in the ORL layout: ``s<k>/<n>.pgm``, 92x112 PGM."""
     folder = root / "identities"
     n_people = _scaled("identities", scale, 3)
@@ -343,6 +368,7 @@ def make_identities(root: Path, seed: int, scale: float) -> dict[str, int]:
             rng = rng_for(seed, "identities", s * per + k)
             emotion = EMOTIONS[int(rng.choice(len(EMOTIONS), p=probs))]
             face, _ = _face(rng, identity, emotion, "identities", occluder_prob=0.05)
+            tick()
             _write(folder / subject / f"{k + 1}.pgm", pgm_bytes(face.image))
     return {"identities_people": n_people, "identities_pictures": n_people * per}
 
@@ -424,7 +450,9 @@ def _lock(out: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-STEPS: list[tuple[str, Callable[[Path, int, float], dict[str, int]]]] = [
+#: The data sets in the order :func:`generate` makes them; each maker takes ``(root, seed,
+#: scale, tick)`` and calls ``tick()`` after every face it renders.
+STEPS: list[tuple[str, Callable[..., dict[str, int]]]] = [
     ("keypoints", make_keypoints),
     ("fer2013", make_fer2013),
     ("action_units", make_action_units),
@@ -439,13 +467,16 @@ def generate(
     scale: float = 1.0,
     force: bool = False,
     verbose: bool = False,
+    quiet: bool = False,
 ) -> Path:
     """Write the sample data to ``out`` (replacing what is there) and return ``out``.
 
     ``scale`` shrinks every data set (``0.05`` for a seconds-long test run); the same
     ``seed`` and ``scale`` always give the same bytes. If ``out`` already holds complete data
     of this generator, seed and scale (say, another process made it a moment ago) it is kept,
-    unless ``force=True``.
+    unless ``force=True``. A progress bar counts the faces rendered, with the time left, in a
+    terminal or in Jupyter (:func:`utils.progress.progress`; none with ``quiet=True``);
+    ``verbose`` also prints each data set's time.
     """
     out = Path(out).expanduser().resolve()
     if not scale > 0:
@@ -460,12 +491,17 @@ def generate(
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the data is for everyone
         try:
             counts: dict[str, int] = {}
-            for name, step in STEPS:
-                start, cpu = time.perf_counter(), time.process_time()
-                counts.update(step(tmp, seed, scale))
-                if verbose:
-                    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-                    print(f"  {name}: {wall:.1f} s ({cpu:.1f} s CPU)", flush=True)
+            total = sum(face_counts(scale).values())
+            with progress(total=total, desc="sample data", unit="face", quiet=quiet) as bar:
+                for name, step in STEPS:
+                    start, cpu = time.perf_counter(), time.process_time()
+                    bar.set_postfix_str(name)
+                    counts.update(step(tmp, seed, scale, lambda: bar.update(1)))
+                    if verbose:
+                        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+                        # above the bar, which stays at the bottom
+                        bar.write(f"  {name}: {wall:.1f} s ({cpu:.1f} s CPU)", file=sys.stdout)
+                        sys.stdout.flush()
             manifest = _manifest(tmp, seed, scale, counts)
             text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
             (tmp / "manifest.json").write_text(text, encoding="utf-8")

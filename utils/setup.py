@@ -26,7 +26,15 @@ import os
 import sys
 from collections.abc import Iterator
 
-#: What ``pip install`` needs to fetch the course package on Colab or Kaggle.
+#: What ``pip install`` needs to fetch the course package on Colab or Kaggle: the core
+#: dependencies only (what notebooks need at run time; JupyterLab and the test tools are the
+#: ``[lab]`` and ``[dev]`` extras). It needs the internet. On Kaggle, switch *Internet on* in
+#: the notebook's *Settings* panel; where that is not allowed, upload the course's wheel
+#: (``pip wheel --no-deps "<PIP_URL>" -w wheels/`` on a connected machine) as a Kaggle
+#: dataset, add it to the notebook, and run ``%pip install --no-index --find-links
+#: /kaggle/input/<dataset> face-dl-course`` before this cell (Kaggle's image has most of the
+#: dependencies; add the wheel of any that pip says it cannot find). The README's "Colab and
+#: Kaggle" section says it step by step.
 PIP_URL = "face-dl-course @ git+https://github.com/face-dl-course/face-dl-course"
 
 #: The first code cell of every notebook (kept short: it runs before the package exists).

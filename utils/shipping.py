@@ -248,7 +248,7 @@ FER-2013's held-out third; it was not used.
     python -m utils.train_fer --out runs/emotion --ship
 
 `FER2013_ZIP` is the downloaded archive (or its folder). On a CPU without AVX512_BF16 add
-`--precision fp32` (about twice the time); `python benchmarks/train_speed.py` measures both.
+`--precision fp32` (about twice the time); `python -m benchmarks.train_speed` measures both.
 
 ## Results
 | split | accuracy | with flip TTA |

@@ -955,64 +955,15 @@ class _TermLogger(keras.callbacks.Callback):
         print(" | ".join(parts) + f" -- iter: {self.n_train:03d}/{self.n_train:03d}", flush=True)
 
 
-class _EventLogger(keras.callbacks.Callback):
-    """Write TensorBoard event files under ``log_dir/train`` and ``log_dir/validation``.
-
-    Uses TensorFlow's core summary ops: Keras' own ``TensorBoard`` callback needs the separate
-    ``tensorboard`` package, which TensorFlow 2.21 no longer installs (``pip install
-    tensorboard`` only to *view* the logs). Like tflearn, the x axis is the training step.
-    """
-
-    def __init__(self, log_dir: Path, histograms: bool) -> None:
-        super().__init__()
-        self.log_dir = Path(log_dir)
-        self.histograms = histograms
-        self._writers: dict[str, Any] = {}
-
-    def _writer(self, split: str) -> Any:
-        import tensorflow as tf
-
-        if split not in self._writers:
-            self._writers[split] = tf.summary.create_file_writer(str(self.log_dir / split))
-        return self._writers[split]
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        import tensorflow as tf
-        from tensorflow.core.framework import summary_pb2
-
-        logs = dict(logs or {})
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        lr = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-        logs.setdefault("learning_rate", float(lr))
-        scalar = summary_pb2.SummaryMetadata(
-            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-        )
-        for key, value in logs.items():
-            split, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
-            with self._writer(split).as_default():
-                tf.summary.write(tag, tf.constant(float(value)), step=step, metadata=scalar)
-        if self.histograms:
-            with self._writer("train").as_default():
-                for weight in self.model.trainable_weights:
-                    proto = tf.raw_ops.HistogramSummary(
-                        tag=weight.path, values=keras.ops.convert_to_numpy(weight)
-                    )
-                    tf.summary.experimental.write_raw_pb(proto, step=step)
-
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        for writer in self._writers.values():
-            writer.flush()
-            writer.close()
-        self._writers = {}
-
-
 class DNN:
     """Deep Neural Network model: wraps the network ending in ``regression(...)``.
 
     Same arguments as tflearn's ``DNN``. ``clip_gradients=5.0`` (tflearn's default) clips the
     gradients to a global norm of 5, as Keras' ``global_clipnorm=5.0``; pass 0 to disable.
-    TensorBoard logs go to ``tensorboard_dir/run_id`` (``tensorboard_verbose``: 0 = loss and
-    metric, 2 = also weight histograms). ``self.model`` is the compiled ``keras.Model``.
+    TensorBoard logs go to ``tensorboard_dir/run_id``, written by Keras' own
+    ``keras.callbacks.TensorBoard`` (``tensorboard_verbose``: 0 = loss and metric, 2 = also
+    weight histograms; the x axis is the epoch, where tflearn's was the training step).
+    ``self.model`` is the compiled ``keras.Model``.
     """
 
     def __init__(
@@ -1197,7 +1148,11 @@ class DNN:
                     cb,
                     "tflearn callbacks are not supported; pass keras.callbacks.Callback.",
                 )
-        board = _EventLogger(log_dir, histograms=self.tensorboard_verbose >= 2)
+        board = keras.callbacks.TensorBoard(
+            log_dir=str(log_dir),
+            histogram_freq=1 if self.tensorboard_verbose >= 2 else 0,
+            write_graph=False,
+        )
         logger = _TermLogger(self.op_name, int(n_epoch), n_train, show_metric)
         self.history = self.model.fit(
             X,

@@ -13,21 +13,22 @@ survives being stopped::
 
 ``--precision auto`` (the default) trains in mixed bfloat16 where the CPU has AVX512_BF16 or
 the GPU supports it (about twice as fast there), else in float32;
-``python benchmarks/train_speed.py`` measures both on your machine.
+``python -m benchmarks.train_speed`` measures both on your machine.
 
 Quick runs, as notebook 07 trains (one call, the best epoch saved)::
 
-    python -m utils.train_fer --model cnn --data sample --save_prefix runs/cnn --epochs 10
+    python -m utils.train_fer --model cnn --data sample --save-prefix runs/cnn --epochs 10
     python -m utils.train_fer --model resnet50 --data FER2013_ZIP \\
-        --save_prefix runs/resnet50 --epochs 5 --fine_tune_epochs 5 --image_size 197
+        --save-prefix runs/resnet50 --epochs 5 --fine-tune-epochs 5 --image-size 197
 
 Models: ``cnn`` (``utils.models.fer_cnn`` with batch norm and dropout), ``resnet50`` (ImageNet
-weights, faces upscaled to ``--image_size``; frozen base for ``--epochs``, then the whole
-network fine-tuned for ``--fine_tune_epochs``) and ``resnet50_48`` (ResNet50 from scratch at
+weights, faces upscaled to ``--image-size``; frozen base for ``--epochs``, then the whole
+network fine-tuned for ``--fine-tune-epochs``) and ``resnet50_48`` (ResNet50 from scratch at
 48x48). Writes ``NAME.keras`` (the best epoch by validation accuracy, written atomically) and
-``NAME.log.csv`` (one row per epoch). ``--model_weights FILE`` starts from a saved model
+``NAME.log.csv`` (one row per epoch). ``--model-weights FILE`` starts from a saved model
 (``.keras``) or weights file (``.weights.h5``) instead of a fresh one. Check the result with
-``python -m utils.verify_model --model_weights NAME.keras --data ...``.
+``python -m utils.verify_model --model-weights NAME.keras --data ...``. The old underscore
+spellings (``--save_prefix``...) still work.
 """
 
 from __future__ import annotations
@@ -329,8 +330,9 @@ def _train_shipped(
                 label_smoothing=float(settings["label_smoothing"])
             ),
             metrics=["accuracy"],
-            # XLA helps float32 on a CPU (~17%) but halves mixed-bfloat16 speed there.
-            jit_compile="auto" if precision == "bf16" else True,
+            # Keras' choice: XLA on a GPU, off on a CPU, where it measured slower in bfloat16
+            # and no faster in float32 on a busy machine (python -m benchmarks.train_speed).
+            jit_compile="auto",
         )
         return model
 

@@ -3,13 +3,16 @@
 * :func:`compile_and_fit` -- ``model.compile`` (Adam at ``learning_rate``, ``loss``,
   ``metrics``) then ``model.fit``; returns the per-epoch history dict. What the notebooks'
   training cells call.
+* :func:`fit_verbosity` -- ``fit``'s ``verbose`` for a run of this size: quiet for the
+  notebooks' sample-data defaults, a line per epoch for anything bigger.
 * :func:`check_save_restore` -- save, reload in safe mode and compare predictions, *before* a
   long training.
 * :func:`distribution_strategy` -- ``MirroredStrategy`` when several GPUs are visible.
 
 The rest of a training run has its own module: ``utils.callbacks`` (:func:`standard_callbacks`,
 also importable from here), ``utils.lr_finder`` (``lr_find``), ``utils.memory`` (what
-``clear_session()`` frees), ``utils.tuning`` (KerasTuner) and ``utils.runs`` (resumable runs).
+``clear_session()`` frees) and ``utils.runs`` (resumable runs); a hyperparameter search is
+KerasTuner's own ``keras_tuner.RandomSearch``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,40 @@ import numpy as np
 from utils.callbacks import standard_callbacks  # lesson 04 calls it utils.training's
 from utils.io import atomic_save_model
 
-__all__ = ["check_save_restore", "compile_and_fit", "distribution_strategy", "standard_callbacks"]
+__all__ = [
+    "QUIET_EXAMPLE_EPOCHS",
+    "check_save_restore",
+    "compile_and_fit",
+    "distribution_strategy",
+    "fit_verbosity",
+    "standard_callbacks",
+]
+
+#: Runs of at most this many examples x epochs train silently (:func:`fit_verbosity`). Every
+#: notebook's sample-data default is below it (the largest, notebook 09's 10 epochs of 1,750
+#: faces, is 17,500); real data is above it (notebook 01 on Kaggle: 40 epochs of ~1,700 faces,
+#: notebook 06: 3 epochs of 28,709), unless a notebook caps it (``N_TRAIN``).
+QUIET_EXAMPLE_EPOCHS = 40_000
+
+
+def fit_verbosity(epochs: int, n_examples: int) -> int:
+    """``verbose`` for ``model.fit``: 0 for a short run, 2 (one line per epoch) for a long one.
+
+    A run of ``epochs`` passes over ``n_examples`` examples is short when ``epochs *
+    n_examples <= QUIET_EXAMPLE_EPOCHS``: the notebooks' sample-data defaults, which finish
+    in seconds and stay quiet in the executed notebooks and CI. Anything bigger (real data,
+    more epochs) prints Keras' line per epoch -- its time, loss and metrics -- so a long run
+    never looks like a silent, hung cell::
+
+        model.fit(x, y, epochs=EPOCHS, verbose=fit_verbosity(EPOCHS, len(x)))
+
+    (``verbose=1`` draws Keras' progress bar with an ETA for each epoch instead.)
+    """
+    if int(epochs) != epochs or epochs < 0:
+        raise ValueError(f"epochs={epochs!r}: expected a whole number >= 0")
+    if int(n_examples) != n_examples or n_examples < 0:
+        raise ValueError(f"n_examples={n_examples!r}: expected a whole number >= 0")
+    return 0 if int(epochs) * int(n_examples) <= QUIET_EXAMPLE_EPOCHS else 2
 
 
 def compile_and_fit(
@@ -42,7 +78,7 @@ def compile_and_fit(
     class_weight: Mapping[int, float] | None = None,
     steps_per_epoch: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
-    verbose: int | str = 0,
+    verbose: int | str | None = None,
 ) -> dict[str, list[float]]:
     """Compile ``model`` and train it: ``history = compile_and_fit(model, x, y, loss=...)``.
 
@@ -59,7 +95,10 @@ def compile_and_fit(
         optimizer: another optimizer (an instance or a name) instead of Adam; then leave
             ``learning_rate`` out.
         epochs, batch_size, validation_data, class_weight, steps_per_epoch, callbacks,
-        verbose: passed to ``model.fit`` (``verbose=0``: quiet, the notebooks' default).
+        verbose: passed to ``model.fit``. Default: :func:`fit_verbosity` of the run's size
+            (``epochs`` x the examples per epoch: ``len(x)`` for arrays, ``steps_per_epoch`` x
+            ``batch_size`` when both are given); a dataset of unknown size gets a line per
+            epoch (2) -- pass ``verbose=fit_verbosity(epochs, n)`` when you know ``n``.
 
     Returns:
         ``history.history``: each logged quantity's value per epoch, e.g. ``{"loss": [...],
@@ -75,6 +114,8 @@ def compile_and_fit(
         )
     if int(epochs) != epochs or epochs < 1:
         raise ValueError(f"epochs={epochs!r}: expected a whole number >= 1")
+    if verbose is None:
+        verbose = _auto_verbosity(x, int(epochs), batch_size, steps_per_epoch)
     model.compile(
         optimizer=optimizer, loss=loss, metrics=None if metrics is None else list(metrics)
     )
@@ -90,6 +131,17 @@ def compile_and_fit(
         steps_per_epoch=steps_per_epoch,
     )
     return dict(history.history)
+
+
+def _auto_verbosity(x: Any, epochs: int, batch_size: int | None, steps: int | None) -> int:
+    """:func:`fit_verbosity` for ``compile_and_fit``'s inputs; 2 when their size is unknown."""
+    first = next(iter(x.values()), None) if isinstance(x, dict) else x
+    if isinstance(first, list | tuple):  # several inputs: the first one counts the examples
+        first = first[0] if first else None
+    if not isinstance(first, np.ndarray):  # a dataset or generator: no size to read up front
+        return 2
+    per_epoch = len(first) if steps is None else steps * (batch_size or 32)
+    return fit_verbosity(epochs, per_epoch)
 
 
 def check_save_restore(

@@ -2,12 +2,13 @@
 
 ::
 
-    python -m utils.verify_model --model_weights runs/cnn.keras --data sample
+    python -m utils.verify_model --model-weights runs/cnn.keras --data sample
 
 prints one row per split (macro averages: every emotion counts the same) and, with
-``--per_class``, the per-emotion report of the test split. Use the same ``--val_fraction``
+``--per-class``, the per-emotion report of the test split. Use the same ``--val-fraction``
 and ``--seed`` as ``python -m utils.train_fer`` so that, on data without PrivateTest, the
-validation rows are the ones training held out.
+validation rows are the ones training held out. ``face-course verify`` is the same command;
+the old spellings (``--model_weights``, ``--per_class``...) still work.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 import pandas as pd
+
+from utils.command_line import CommandParser
+
+if TYPE_CHECKING:  # Keras loads only when a model does (``--help`` stays quick)
+    import keras
 
 
 def load_model(path: str | Path) -> keras.Model:
@@ -29,6 +35,8 @@ def load_model(path: str | Path) -> keras.Model:
         raise FileNotFoundError(f"{path}: no such model file")
     if path.suffix != ".keras":
         raise ValueError(f"{path}: expected a .keras model file (model.save('name.keras'))")
+    import keras
+
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # zip, JSON or deserialization errors: say which file
@@ -61,29 +69,37 @@ def verify_model(
     return table, predictions
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults in the option list, examples kept as written."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m utils.verify_model",
-        description=(__doc__ or "").splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    parser = CommandParser(
+        "python -m utils.verify_model",
+        (__doc__ or "").splitlines()[0],
+        examples=[
+            "--model-weights runs/cnn.keras --data sample",
+            "--model-weights runs/emotion/best.keras --data kaggle --per-class --csv table.csv",
+        ],
+        formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--model_weights", required=True, help="the .keras model to check")
+    parser.add_argument("--model-weights", required=True, help="the .keras model to check")
     parser.add_argument(
         "--data", required=True, help="'sample', 'kaggle', or fer2013.csv / msambare folder / zip"
     )
     parser.add_argument("--limit", type=int, default=None, help="at most N images per split")
-    parser.add_argument("--val_fraction", type=float, default=0.1)
+    parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--batch_size", type=int, default=256)
-    parser.add_argument("--per_class", action="store_true", help="also the test split per emotion")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--per-class", action="store_true", help="also the test split per emotion")
     parser.add_argument("--csv", default=None, help="also write the table to this CSV file")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit {args.limit}: expected a positive number")
     if args.batch_size < 1:
-        parser.error(f"--batch_size {args.batch_size}: expected a positive number")
+        parser.error(f"--batch-size {args.batch_size}: expected a positive number")
     if not 0 < args.val_fraction < 1:
-        parser.error(f"--val_fraction {args.val_fraction}: expected a number between 0 and 1")
+        parser.error(f"--val-fraction {args.val_fraction}: expected a number between 0 and 1")
     try:
         from utils.config import resolve_data
         from utils.io import atomic_write_text

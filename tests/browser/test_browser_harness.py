@@ -47,7 +47,8 @@ COMPATIBLE = {
 
 def test_declared_ranges_keep_jupyterlab_and_ipywidgets_compatible() -> None:
     meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    declared = {Requirement(d).name.lower(): Requirement(d) for d in meta["dependencies"]}
+    every = [*meta["dependencies"], *meta.get("optional-dependencies", {}).get("lab", [])]
+    declared = {Requirement(d).name.lower(): Requirement(d) for d in every}
     for name in ("jupyterlab", "ipywidgets"):
         low, high = COMPATIBLE[name]
         spec = declared[name].specifier
@@ -65,7 +66,7 @@ def test_installed_jupyterlab_and_widgets_work_together() -> None:
         installed = Version(version(name))
         assert Version(low) <= installed < Version(high), (
             f"{name} {installed} is installed; the course needs >={low},<{high} "
-            "(pip install -c constraints.txt -e '.[dev]')"
+            "(pip install -c constraints.txt -e '.[dev,lab]')"
         )
 
 

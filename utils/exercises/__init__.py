@@ -18,12 +18,22 @@ sample faces and compares with the course's reference implementation, or trains 
 for a few epochs. If your code raises an error, the check says which one instead of
 crashing the notebook, and an answer you have not written yet (``____``, or a function that
 still raises ``NotImplementedError``) is reported as "not answered yet", not as wrong.
+
+Graded with nbgrader (``lessons/README.md``), every ``qN.check(...)`` cell is an autograded
+test cell (its points are in the cell's nbgrader metadata and on the lesson page). While
+nbgrader runs a notebook (``nbgrader autograde`` or ``validate``, which set
+``NBGRADER_EXECUTION``) a check that is not correct also raises an ``AssertionError`` with the
+same reason, so the test cell fails and scores 0.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
-from collections.abc import Callable
+import io
+import os
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -38,6 +48,8 @@ PROGRESS_MIME = "application/x.face-dl-progress+json"
 CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "incorrect", "not attempted"
 _COLOURS = {CORRECT: "#1a7f37", INCORRECT: "#cf222e", NOT_ATTEMPTED: "#6e7781"}
 _PREFIX = {CORRECT: "Correct", INCORRECT: "Not quite", NOT_ATTEMPTED: "Not answered yet"}
+#: Set by nbgrader while it executes a notebook (``autograde`` or ``validate``).
+NBGRADER_ENV = "NBGRADER_EXECUTION"
 
 
 class _NotAnswered:
@@ -110,6 +122,23 @@ def _show(text: str, html_text: str, mime: str, payload: Any) -> None:
         print(text)
 
 
+def under_nbgrader() -> bool:
+    """True while nbgrader executes the notebook (``nbgrader autograde`` / ``validate``)."""
+    return bool(os.environ.get(NBGRADER_ENV))
+
+
+@contextlib.contextmanager
+def _quiet_for_nbgrader() -> Iterator[None]:
+    """Under nbgrader, keep Python warnings and ``sys.stderr`` out of a check cell's outputs:
+    nbgrader scores a test cell with any stderr output as 0, even when the answer is right."""
+    if not under_nbgrader():
+        yield
+        return
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _short(exc: BaseException, limit: int = 200) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     message = message if len(message) <= limit else message[: limit - 3] + "..."
@@ -169,7 +198,8 @@ class Question:
             message = "replace ____ with your answer, then run this cell again."
         else:
             try:
-                status, message = CORRECT, self._checker(answer)
+                with _quiet_for_nbgrader():
+                    status, message = CORRECT, self._checker(answer)
             except NotImplementedError:
                 status = NOT_ATTEMPTED
                 message = (
@@ -184,7 +214,10 @@ class Question:
         return result
 
     def check(self, answer: Any = NOT_ANSWERED) -> CheckResult:
-        """Check your answer and print a one-line verdict with the reason."""
+        """Check your answer and print a one-line verdict with the reason.
+
+        Under nbgrader (:func:`under_nbgrader`) an answer that is not correct also raises
+        ``AssertionError`` with the same verdict, so nbgrader's test cell scores 0."""
         result = self.evaluate(answer)
         colour = _COLOURS[result.status]
         label = f"{self.name} ({self.title})"
@@ -196,6 +229,9 @@ class Question:
         )
         payload = {"notebook": self.notebook, "question": self.name, "status": result.status}
         _show(text, body, CHECK_MIME, payload | {"message": result.message})
+        if not result and under_nbgrader():
+            __tracebackhide__ = True  # IPython shows the assertion, not this frame
+            raise AssertionError(text)
         return result
 
     def hint(self) -> None:
@@ -342,4 +378,5 @@ __all__ = [
     "progress",
     "require_function",
     "results",
+    "under_nbgrader",
 ]

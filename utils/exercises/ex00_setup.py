@@ -106,31 +106,55 @@ def people_in_both(subjects, train_idx, test_idx):
 def _check_rarest(answer: Any) -> str:
     from utils.schema import EMOTIONS
 
-    counts = np.bincount(sample_fer().labels, minlength=len(EMOTIONS))
+    rarest_of = require_function(answer, "a function rarest_emotion(labels)")
+    labels = sample_fer().labels
+    counts = np.bincount(labels, minlength=len(EMOTIONS))
     rarest = EMOTIONS[int(np.argmin(counts))]
-    expect(
-        isinstance(answer, str) and answer.strip().lower() in EMOTIONS,
-        f"expected one of the emotion names {EMOTIONS}, got {answer!r}",
-    )
-    name = answer.strip().lower()
+
+    def name_for(y: np.ndarray) -> str:
+        got = rarest_of(y.copy())
+        expect(
+            isinstance(got, str) and got.strip().lower() in EMOTIONS,
+            f"return one of the emotion names {EMOTIONS}, not {got!r}",
+        )
+        return got.strip().lower()
+
+    name = name_for(labels)
     expect(
         name == rarest,
         f"'{name}' has {counts[EMOTIONS.index(name)]} training faces; another emotion has fewer",
     )
-    return f"'{rarest}' has {counts.min()} of {counts.sum()} training faces ({counts.min() / counts.sum():.1%})."
+    # Other label sets: the answer must come from the labels, not from memory.
+    fear_rarest = np.repeat(np.arange(len(EMOTIONS)), [5, 4, 1, 6, 5, 4, 3])
+    expect(
+        name_for(fear_rarest) == "fear",
+        "for labels in which 'fear' has the fewest faces your function does not answer "
+        "'fear': count the labels it is given",
+    )
+    no_neutral = np.repeat(np.arange(len(EMOTIONS) - 1), 3)
+    expect(
+        name_for(no_neutral) == "neutral",
+        "when no face is 'neutral' it is the rarest emotion (0 faces), but np.bincount(labels) "
+        "stops at the largest label present: pass minlength=len(EMOTIONS)",
+    )
+    return (
+        f"'{rarest}' has {counts.min()} of {counts.sum()} training faces "
+        f"({counts.min() / counts.sum():.1%})."
+    )
 
 
 q3 = Question(
     "q3",
     _check_rarest,
-    hint="np.bincount(labels) counts the faces per class; EMOTIONS[argmin] names the rarest.",
+    hint="np.bincount(labels, minlength=len(EMOTIONS)) counts the faces per class (an emotion "
+    "with no faces counts 0); EMOTIONS[argmin] names the rarest.",
     solution="""
-from utils.config import resolve_data
-from utils.data_fer2013 import load_fer2013
 from utils.schema import EMOTIONS
 
-fer = load_fer2013(resolve_data(DATA, "fer2013"), split="Training")
-rarest_emotion = EMOTIONS[int(np.argmin(np.bincount(fer.labels, minlength=7)))]
+
+def rarest_emotion(labels):
+    counts = np.bincount(labels, minlength=len(EMOTIONS))
+    return EMOTIONS[int(np.argmin(counts))]
 """,
     notebook=NOTEBOOK,
     title="name the rarest emotion",
