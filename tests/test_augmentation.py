@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from toy_data import smooth_faces as _faces
 
 from utils.augmentation import (
     AugmentConfig,
@@ -18,16 +19,6 @@ from utils.augmentation import (
 )
 
 NO_WARP = AugmentConfig(flip=False, rotation_deg=0, zoom=0, translation=0, contrast=0)
-
-
-def _faces(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth, asymmetric 48x48 patterns (warps visibly change them) and labels 0..6."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:48, 0:48] / 47.0
-    images = np.stack(
-        [0.5 + 0.4 * np.sin(rng.uniform(3, 9) * xx + rng.uniform(1, 4) * yy) for _ in range(n)]
-    )
-    return images[..., None].astype(np.float32), (np.arange(n) % 7).astype(np.int64)
 
 
 def test_tf_augment_without_ranges_is_the_identity() -> None:

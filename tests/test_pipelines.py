@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from toy_data import smooth_faces as _faces
 
 from utils.augmentation import augmentation_layers
 from utils.data_fer2013 import load_fer2013, write_fer2013_csv
@@ -21,16 +22,6 @@ from utils.pipelines import (
     make_dataset,
 )
 from utils.schema import EMOTIONS, DataFormatError
-
-
-def _faces(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth, asymmetric 48x48 patterns (warps visibly change them) and labels 0..6."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:48, 0:48] / 47.0
-    images = np.stack(
-        [0.5 + 0.4 * np.sin(rng.uniform(3, 9) * xx + rng.uniform(1, 4) * yy) for _ in range(n)]
-    )
-    return images[..., None].astype(np.float32), (np.arange(n) % 7).astype(np.int64)
 
 
 def _epoch(ds: tf.data.Dataset) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tiny learnable problems for the training-helper tests (callbacks, lr_find, memory, tuning)."""
+"""Tiny data for the tests: learnable blobs, a tiny classifier, smooth faces for warps."""
 
 from __future__ import annotations
 
@@ -23,3 +23,13 @@ def tiny_classifier(lr: float = 1e-3, optimizer: str = "sgd") -> keras.Model:
     opt = keras.optimizers.SGD(lr) if optimizer == "sgd" else keras.optimizers.Adam(lr)
     model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
+
+
+def smooth_faces(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth, asymmetric 48x48 patterns (warps visibly change them) and labels 0..6."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:48, 0:48] / 47.0
+    images = np.stack(
+        [0.5 + 0.4 * np.sin(rng.uniform(3, 9) * xx + rng.uniform(1, 4) * yy) for _ in range(n)]
+    )
+    return images[..., None].astype(np.float32), (np.arange(n) % 7).astype(np.int64)
