@@ -140,6 +140,8 @@ def _vgg_blocks(x: keras.KerasTensor, widths: Sequence[int]) -> keras.KerasTenso
 
     The convs have no bias: the batch norm right after adds its own offset.
     """
+    if not widths or any(int(w) < 1 for w in widths):
+        raise ValueError(f"widths={tuple(widths)!r}: expected one positive width per block")
     for i, width in enumerate(widths, start=1):
         for j in (1, 2):
             x = layers.Conv2D(int(width), 3, padding="same", use_bias=False, name=f"conv{i}_{j}")(x)
@@ -170,8 +172,6 @@ def keypoint_vgg(
     The output layers compute in float32 even under ``mixed_bfloat16``: bfloat16 has 8 bits
     of mantissa, too coarse for pixel coordinates near 96.
     """
-    if not widths or any(int(w) < 1 for w in widths):
-        raise ValueError(f"widths={tuple(widths)!r}: expected one positive width per block")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout={dropout!r}: expected a rate in [0, 1)")
     inputs = keras.Input(shape=tuple(input_shape), name="face")
@@ -312,8 +312,6 @@ def fer_vgg(
     The softmax layer computes in float32 even under a ``mixed_bfloat16`` policy
     (:func:`utils.precision.set_precision`), so probabilities keep their precision.
     """
-    if not widths or any(int(w) < 1 for w in widths):
-        raise ValueError(f"widths={tuple(widths)!r}: expected one positive width per block")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout={dropout!r}: expected a rate in [0, 1)")
     inputs = keras.Input(shape=tuple(input_shape), name="face")
