@@ -316,3 +316,17 @@ def test_two_headed_au_cnn_masks_missing_emotions_with_sample_weights() -> None:
     assert np.isfinite(history.history["loss"]).all()
     np.testing.assert_array_equal(model.get_layer("emotion").get_weights()[0], before["emotion"])
     assert not np.allclose(model.get_layer("aus").get_weights()[0], before["aus"])
+
+
+def test_check_save_restore_of_a_compiled_untrained_model_warns_nothing(tmp_path) -> None:
+    import warnings
+
+    from utils.models import keypoint_convnet
+
+    model = keypoint_convnet((4, 8))
+    model.compile(optimizer="adam", loss="mse")
+    x = np.zeros((2, 96, 96, 1), "float32")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*Skipping variable loading.*")
+        restored = check_save_restore(model, x, tmp_path / "untrained.keras")
+    assert len(restored.optimizer.variables) == len(model.optimizer.variables) > 2

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_output import stderr_noise
 
+from utils.claims import STRICT_ENV
 from utils.course import run_notebook
 from utils.editions import notebook_paths
 
@@ -21,10 +23,32 @@ TIME_LIMIT_S = 420
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path: Path, sample_data: Path, tmp_path: Path) -> None:
+def test_notebook_executes(
+    path: Path, sample_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel inherits the environment: every lesson claim must hold on the sample data.
+    monkeypatch.setenv(STRICT_ENV, "1")
     result = run_notebook(path, tmp_path, progress_bar=False, html=False)
     assert result.status == "ok", f"{path.name} failed: {result.error}"
     assert result.seconds < TIME_LIMIT_S, f"{path.name} took {result.seconds:.0f} s"
+    noise = stderr_noise(nbformat.read(tmp_path / "notebooks" / path.name, as_version=4))
+    assert not noise, f"{path.name} shows a learner stderr noise:\n" + "\n".join(noise)
+
+
+def test_stderr_noise_is_found_and_progress_bars_are_not() -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stderr", text="train: 100%|███| 3/3 [00:01<00:00, 2.9it/s]\n"
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="W0000 printed on stdout is fine\n"),
+        nbformat.v4.new_output(
+            "stream", name="stderr", text="UserWarning: Skipping variable loading\n"
+        ),
+    ]
+    nb.cells.append(cell)
+    assert stderr_noise(nb) == ["  cell 0: UserWarning: Skipping variable loading"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

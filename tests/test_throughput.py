@@ -50,3 +50,27 @@ def test_measure_throughput_reports_every_contender(tmp_path: Path) -> None:
     assert len(fig.axes) == 1
     with pytest.raises(ValueError, match="batch_size"):
         measure_throughput(files[:8], labels[:8], batch_size=16)
+
+
+def test_measure_fed_training_trains_on_every_batch_of_each_feed(tmp_path: Path) -> None:
+    from utils.pipelines import FileAugmentDataset, file_dataset
+    from utils.throughput import measure_fed_training
+
+    files, labels = list_fer_images(_jpeg_folder(tmp_path, n=40))
+    model = keras.Sequential(
+        [keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7, "softmax")]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    feeds = {
+        "python generator": FileAugmentDataset(files, labels, batch_size=16),
+        "tf.data": file_dataset(files, labels, augment=True, batch_size=16),
+    }
+    result = measure_fed_training(model, feeds, batch_size=16, repeats=2)
+    assert result.n_images == 40  # every image of an epoch, the last partial batch included
+    assert list(result.runs) == ["python generator", "tf.data"]
+    assert all(len(v) == 2 and min(v) > 0 for v in result.runs.values())
+    assert set(result.first_epoch) == set(feeds)
+    assert not np.allclose(before[0], model.get_weights()[0]), "the model must have trained"
+    with pytest.raises(ValueError, match="feeds"):
+        measure_fed_training(model, {}, batch_size=16)

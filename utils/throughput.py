@@ -189,3 +189,57 @@ def measure_throughput(
         for name, run_epoch in contenders.items():
             result.runs[name].append(_epoch_rate(run_epoch))
     return result
+
+
+def measure_fed_training(
+    model: keras.Model,
+    feeds: dict[str, Any],
+    *,
+    batch_size: int,
+    repeats: int = 3,
+) -> ThroughputResult:
+    """Images/s of a training loop fed by each of ``feeds``, side by side.
+
+    Each run is one epoch of what ``model.fit`` does at every step -- take the next batch
+    from the feed, run one training step on it (``train_on_batch``) -- without ``fit``'s
+    per-epoch set-up, which would blur a short benchmark. ``feeds`` maps a name to a
+    ``keras.utils.PyDataset`` (indexed batch by batch, as ``fit`` does with one worker) or a
+    ``tf.data.Dataset`` (iterated; its ``prefetch`` prepares batches in the background while
+    the step runs). This is the end-to-end answer to "who is the bottleneck?": a model whose
+    step is slower than every feed trains at about the same speed whatever feeds it; a model
+    whose step outruns a feed waits for it -- it is *starved*. One warm-up epoch per feed
+    (compiles the step, fills a cache), then ``repeats`` epochs taking turns. The weights
+    change: a benchmark, not a training run.
+    """
+    repeats = check_positive("repeats", repeats)
+    if not feeds:
+        raise ValueError("feeds: give at least one dataset to feed the model")
+
+    def _epoch(feed: Any) -> Callable[[], int]:
+        def run() -> int:
+            count = 0
+            if isinstance(feed, keras.utils.PyDataset):
+                for index in range(len(feed)):
+                    x, y = feed[index]
+                    model.train_on_batch(x, y)
+                    count += len(x)
+                feed.on_epoch_end()
+            else:
+                for x, y in feed:
+                    model.train_on_batch(x, y)
+                    count += int(x.shape[0])
+            return count
+
+        return run
+
+    n_images = 0
+    result = ThroughputResult({name: [] for name in feeds}, batch_size=batch_size)
+    for name, feed in feeds.items():
+        start = time.perf_counter()
+        n_images = _epoch(feed)()
+        result.first_epoch[name] = n_images / (time.perf_counter() - start)
+    result.n_images = n_images
+    for _ in range(repeats):
+        for name, feed in feeds.items():
+            result.runs[name].append(_epoch_rate(_epoch(feed)))
+    return result

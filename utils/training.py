@@ -160,6 +160,11 @@ def check_save_restore(
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"path={str(path)!r}: expected a file name ending in '.keras'")
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:
+        # Before training the optimizer has no slots yet; saved so, loading it back would warn
+        # "Skipping variable loading for optimizer". Building them now changes no weight.
+        optimizer.build(model.trainable_variables)
     atomic_save_model(model, path)
     restored = keras.models.load_model(path, safe_mode=True)
     before = np.asarray(model.predict(sample_x, verbose=0))
