@@ -95,6 +95,9 @@ def run_notebook(
             progress_bar=progress_bar,
             execution_timeout=timeout,
             log_output=False,
+            # The kernel's own start-up warning ("running over TCP without encryption": a local
+            # kernel talking to papermill on this machine) is not for a learner's terminal.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
         status, error = "failed", f"{type(exc).__name__}: {exc}"
