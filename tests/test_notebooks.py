@@ -69,3 +69,16 @@ def test_notebook_shape(path: Path) -> None:
     assert kernel.get("name") == "python3" and kernel.get("language") == "python", (
         f"{path.name}: metadata.kernelspec must name the python3 kernel, got {kernel!r}"
     )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_reads_every_parameter(path: Path) -> None:
+    """`-p NAME=VALUE` needs papermill to parse each line of the parameters cell (a comment
+    with "=" in it is not parsed: papermill then warns and shows the parameter nowhere)."""
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [ln.split("=")[0].strip() for ln in cell.source.splitlines() if "=" in ln]
+    parsed = [p.name for p in PythonTranslator.inspect(cell)]
+    assert parsed == assigned, f"{path.name}: papermill cannot parse {set(assigned) - set(parsed)}"
