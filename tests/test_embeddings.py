@@ -271,3 +271,48 @@ def test_load_lfw_offline_says_what_to_do(tmp_path) -> None:
         load_lfw(min_faces_per_person=0, data_home=tmp_path, download=False)
     with pytest.raises(ValueError, match="resize=2"):
         load_lfw(resize=2, data_home=tmp_path, download=False)
+
+
+def test_chop_head_first_dense_keeps_the_trunk_and_looks_inside_a_wrapper() -> None:
+    inputs = keras.Input((8, 8, 1))
+    flat = keras.layers.Flatten(name="flat")(keras.layers.Conv2D(2, 3, name="conv")(inputs))
+    hidden = keras.layers.Dense(5, activation="relu", name="hidden")(flat)
+    net = keras.Model(inputs, keras.layers.Dense(3, name="out")(hidden), name="net")
+    # A wrapper like the shipped keypoint model's: the same input, the network nested inside.
+    outer_in = keras.Input((8, 8, 1))
+    wrapper = keras.Model(outer_in, keras.layers.Rescaling(2.0)(net(outer_in)), name="wrapper")
+    x = np.random.default_rng(0).random((3, 8, 8, 1)).astype(np.float32)
+    trunk = chop_head(wrapper, at="first_dense")
+    assert trunk.output.shape[-1] == 72  # 6 x 6 x 2, the Flatten that fed the first Dense
+    np.testing.assert_allclose(trunk(x), keras.Model(inputs, flat)(x), rtol=1e-6)
+    last = chop_head(wrapper)
+    np.testing.assert_allclose(last(x), keras.Model(inputs, hidden)(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="at='middle'"):
+        chop_head(wrapper, at="middle")
+
+
+def test_embed_matches_predict_and_rejects_nothing_to_embed() -> None:
+    from utils.embeddings import embed
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    x = np.random.default_rng(1).random((5, 4)).astype(np.float32)
+    out = embed(model, x, batch_size=2)  # two full batches and a partial one
+    assert out.dtype == np.float32 and out.shape == (5, 2)
+    np.testing.assert_allclose(out, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="at least one image"):
+        embed(model, x[:0])
+    with pytest.raises(ValueError, match="batch_size"):
+        embed(model, x, batch_size=0)
+
+
+def test_fit_softmax_head_follows_keras_adam() -> None:
+    """The NumPy steps are Keras' Adam on a softmax layer: compare a few steps with Keras."""
+    e, y = clustered(3, 5, spread=0.5, seed=2)
+    head, _ = fit_softmax_head(e, y, epochs=5, learning_rate=0.05, seed=0)
+    twin = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
+    start, _ = fit_softmax_head(e, y, epochs=1, learning_rate=0.0, seed=0)  # the Glorot start
+    twin.set_weights(start.get_weights())
+    twin.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    twin.fit(e.astype(np.float32), y, batch_size=len(e), epochs=5, shuffle=False, verbose=0)
+    for mine, theirs in zip(head.get_weights(), twin.get_weights(), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-3, atol=1e-4)

@@ -9,7 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from utils.person_classifier import MOBILENET_BACKBONE, colleague_classifier, export_person_folders
+from utils.person_classifier import (
+    BACKBONE,
+    MOBILENET_BACKBONE,
+    colleague_classifier,
+    export_person_folders,
+)
 
 
 def test_export_person_folders_reads_back_with_keras(tmp_path) -> None:
@@ -62,3 +67,32 @@ def test_colleague_classifier_offline_falls_back_to_random_weights(monkeypatch) 
         colleague_classifier(1, weights=None)
     with pytest.raises(ValueError, match="weights="):
         colleague_classifier(3, weights="faces")
+
+
+def test_colleague_classifier_offline_builds_on_the_offline_base(monkeypatch, tmp_path) -> None:
+    """Offline, ``offline_base`` (a grayscale face network) replaces MobileNetV2 silently."""
+
+    def no_network(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example.invalid: None -- offline")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", no_network)
+    base_in = keras.Input((16, 16, 1))
+    base_out = keras.layers.Conv2D(4, 3, name="c")(base_in)
+    base = keras.Model(base_in, base_out, name="face_trunk")
+    with warnings.catch_warnings():
+        # The planned alternative, not a failure: no "random weights" warning.
+        warnings.filterwarnings("error", message=".*random weights.*")
+        model = colleague_classifier(3, image_size=32, offline_base=base)
+    assert model.name == "face_trunk_3_people"
+    backbone = model.get_layer(BACKBONE)
+    assert not backbone.trainable  # pretrained: step 1 trains the new head only
+    np.testing.assert_allclose(backbone.get_weights()[0], base.get_weights()[0])
+    assert not model.get_layer("to_grayscale").trainable
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    probs = model.predict(x, verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    path = tmp_path / "colleagues.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), probs, rtol=1e-5, atol=1e-6)

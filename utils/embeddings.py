@@ -107,21 +107,73 @@ def embedding_net(
 
 
 def embed(model: keras.Model, images: Any, *, batch_size: int = 128) -> np.ndarray:
-    """The embeddings of ``images`` as a float32 NumPy array ``(N, dim)``."""
-    return np.asarray(model.predict(np.asarray(images), batch_size=batch_size, verbose=0))
+    """The outputs of ``model`` for ``images`` (embeddings, features) as float32 ``(N, dim)``.
 
-
-def chop_head(model: keras.Model) -> keras.Model:
-    """``model`` without its output layer(s): the features that fed its last ``Dense`` layer.
-
-    Transfer learning in one line: a keypoint network's last ``Dense`` layer turns its learned
-    face features into 30 coordinates; cut it off and those features can feed a new head (a
-    softmax over people, say). Layers after the last ``Dense`` (e.g. a ``Rescaling``) go too.
+    The model is called directly, batch by batch, in inference mode. ``model.predict`` would
+    compile a function for every model it meets and trace it again for each new batch shape
+    (the last, partial batch): slower for the few hundred faces of a lesson, and TensorFlow
+    warns about the retracing.
     """
+    x = np.asarray(images, dtype=np.float32)
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: expected at least 1")
+    parts = [
+        keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
+        for i in range(0, len(x), batch_size)
+    ]
+    if not parts:
+        raise ValueError("images: expected at least one image")
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def chop_head(model: keras.Model, *, at: str = "last_dense") -> keras.Model:
+    """``model`` without its output head: the learned features that fed it.
+
+    Transfer learning in one line: a keypoint network's ``Dense`` layers turn its learned face
+    features into 30 coordinates; cut them off and the features can feed a new head (a
+    softmax over people, say). Layers after the cut (e.g. a ``Rescaling``) go too.
+
+    Args:
+        at: ``"last_dense"`` cuts the last ``Dense`` layer only (the features that fed it);
+            ``"first_dense"`` cuts the whole fully connected head and keeps the convolutional
+            trunk (the ``Flatten`` or pooling output that fed the first ``Dense`` layer). The
+            deeper the cut, the more the features are shaped by the old task: a keypoint
+            network's last hidden layer knows where eyes are, its trunk more about the face.
+
+    A model that wraps one network (the shipped keypoint model averages the network's
+    predictions on a face and its mirror image) is looked through: the features are those
+    of the wrapped network, the last nested model with ``Dense`` layers that takes the same
+    input as ``model``.
+    """
+    if at not in ("last_dense", "first_dense"):
+        raise ValueError(f"at={at!r}: expected 'last_dense' or 'first_dense'")
+    nested = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.Model)
+        and _input_shapes(layer) == _input_shapes(model)
+        and _has_dense(layer)
+    ]
+    if nested:
+        return chop_head(nested[-1], at=at)
     dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
     if not dense:
         raise ValueError(f"model {model.name!r} has no Dense layer to cut off")
-    return keras.Model(model.inputs, dense[-1].input, name=f"{model.name}_features")
+    cut = dense[-1] if at == "last_dense" else dense[0]
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # called with a tensor
+    return keras.Model(inputs, cut.input, name=f"{model.name}_features")
+
+
+def _input_shapes(model: keras.Model) -> list[tuple[Any, ...]]:
+    return [tuple(t.shape) for t in getattr(model, "inputs", None) or []]
+
+
+def _has_dense(model: keras.Model) -> bool:
+    """Whether ``model`` or a model nested in it has a ``Dense`` layer."""
+    return any(
+        isinstance(layer, layers.Dense) or (isinstance(layer, keras.Model) and _has_dense(layer))
+        for layer in model.layers
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,31 +432,44 @@ def fit_softmax_head(
 
     This is "chop off the last layer, add a softmax" with the chopped network frozen: its
     features are computed once, so only the new layer trains (same result, far faster).
-    Returns ``(head, classes)``: ``classes[head.predict(f).argmax(1)]`` is the person id.
+    Returns ``(head, classes)``: ``classes[np.argmax(head(f), axis=1)]`` is the person id.
+
+    The layer is what ``Dense(n_people, activation="softmax")`` compiled with
+    ``Adam(learning_rate)`` and the cross-entropy learns in ``epochs`` full-batch steps from a
+    Glorot-uniform start; the steps run in NumPy (the gradient of a softmax layer is one
+    line). A few-shot comparison trains a head per gallery, and compiling a Keras training
+    function for each would cost seconds every time (and TensorFlow warns about the
+    retracing) to run a few milliseconds of arithmetic.
     """
-    f = np.asarray(features, dtype=np.float32)
+    f = np.asarray(features, dtype=np.float64)
     classes, y = np.unique(np.asarray(labels), return_inverse=True)
     if f.ndim != 2 or len(f) != len(y):
         raise ValueError(f"features {f.shape}, labels {len(y)}: expected (N, dim) and N labels")
     if epochs < 1:
         raise ValueError(f"epochs={epochs!r}: expected at least 1")
-    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    limit = np.sqrt(6.0 / (f.shape[1] + len(classes)))  # Glorot uniform
+    params = [rng.uniform(-limit, limit, (f.shape[1], len(classes))), np.zeros(len(classes))]
+    moments = [np.zeros_like(p) for p in params]
+    velocities = [np.zeros_like(p) for p in params]
+    beta1, beta2, epsilon = 0.9, 0.999, 1e-7  # Keras' Adam defaults
+    onehot = np.eye(len(classes))[y]
+    for step in range(1, epochs + 1):
+        logits = f @ params[0] + params[1]
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        error = (probs - onehot) / len(f)  # d(mean cross-entropy) / d(logits)
+        grads = [f.T @ error, error.sum(axis=0)]
+        for p, g, m, v in zip(params, grads, moments, velocities, strict=True):
+            m += (1 - beta1) * (g - m)
+            v += (1 - beta2) * (g * g - v)
+            rate = learning_rate * np.sqrt(1 - beta2**step) / (1 - beta1**step)
+            p -= rate * m / (np.sqrt(v) + epsilon)
     head = keras.Sequential(
         [keras.Input((f.shape[1],)), layers.Dense(len(classes), activation="softmax")],
         name="softmax_head",
     )
-    # Full-batch training, `epochs` steps. Keras' per-epoch overhead dwarfs one step on a few
-    # dozen faces, so the data is stacked `epochs` times and run as one epoch of full batches
-    # (unshuffled: each batch is exactly the data once), all steps inside one compiled call.
-    head.compile(
-        keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        steps_per_execution=epochs,
-        jit_compile=False,
-    )
-    head.fit(
-        np.tile(f, (epochs, 1)), np.tile(y, epochs), batch_size=len(f), shuffle=False, verbose=0
-    )
+    head.set_weights([p.astype(np.float32) for p in params])
     return head, classes
 
 
