@@ -1,5 +1,8 @@
 """Every notebook that takes ``DATA`` also runs on the real data sets, with its default budget.
 
+(09 has no real action-unit data set to run on, and 10 already runs the shipped models, which
+were trained on the real data, on real photos.)
+
 The real files sit beside the checkout (``../shared/data``, or ``$FACE_DL_SHARED``); without
 them these tests skip. Claims are strict here too, but only those that must hold on any data
 (``Claims.check(..., any_data=True)``, e.g. "beats the majority rate") can fail the run: the
@@ -23,6 +26,7 @@ KEYPOINTS = "keypoints/real_faces_kaggle_format.zip"
 FER2013 = "fer2013/fer2013_train_publictest.zip"
 ORL = "att_faces_orl.zip"
 REAL_DATA = {
+    "00_setup_and_data_tour": FER2013,
     "01_single_layer_keypoints": KEYPOINTS,
     "02_convnets_keypoints": KEYPOINTS,
     "03_batch_norm": FER2013,
