@@ -15,7 +15,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import shared_data_dir
 from notebook_output import claim_lines, stderr_noise
 
 from utils.claims import STRICT_ENV
@@ -49,11 +48,10 @@ def test_every_notebook_with_a_real_data_set_is_listed() -> None:
 @pytest.mark.notebook
 @pytest.mark.parametrize("stem", sorted(REAL_DATA))
 def test_notebook_runs_on_the_real_data(
-    stem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stem: str, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shared = shared_data_dir()
-    data = shared / REAL_DATA[stem] if shared else None
-    if data is None or not data.exists():
+    data = shared_data / REAL_DATA[stem]  # the fixture skips when the real data is absent
+    if not data.exists():
         pytest.skip(f"real data not found: {REAL_DATA[stem]} (../shared/data or $FACE_DL_SHARED)")
     monkeypatch.setenv(STRICT_ENV, "1")
     path = BY_STEM[stem]
