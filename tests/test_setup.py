@@ -33,3 +33,21 @@ def test_native_stderr_is_dropped_only_meanwhile(capfd: pytest.CaptureFixture[st
     captured = capfd.readouterr()
     assert "C++ log line" not in captured.err and "after" in captured.err
     assert "printed text stays" in captured.out
+
+
+@pytest.mark.parametrize("module", ["utils.train_fer", "utils.train_keypoints"])
+def test_training_commands_start_without_tensorflow_log_lines(module: str) -> None:
+    """Importing a trainer loads TensorFlow; its C++ start-up lines must not reach the user."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}, keras; keras.ops.ones(2)"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    assert done.stderr == "", done.stderr

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from utils.data_fer2013 import write_fer2013_csv
-from utils.splits import load_fer_splits, split_by_subject, stratified_split
+from utils.splits import fer_splits_of_run, load_fer_splits, split_by_subject, stratified_split
 
 
 def _people(n_people: int = 60, seed: int = 0) -> np.ndarray:
@@ -100,6 +100,21 @@ def test_load_fer_splits_without_private_test_validates_on_training(tmp_path: Pa
     assert "no PrivateTest" in splits.description
     limited = load_fer_splits(tmp_path / "fer2013.csv", limit=20)
     assert len(limited.train[1]) == 20 and len(limited.test[1]) == 20
+
+
+def test_a_runs_split_is_drawn_again_from_its_state(tmp_path: Path) -> None:
+    _write_csv(tmp_path / "fer2013.csv", ["Training", "PublicTest"], n_each=70)
+    state = {
+        "data": str(tmp_path / "fer2013.csv"),
+        "seed": 3,
+        "settings": {"val_fraction": 0.2, "limit": 30},
+    }
+    again = fer_splits_of_run(state)
+    direct = load_fer_splits(tmp_path / "fer2013.csv", val_fraction=0.2, seed=3, limit=30)
+    for (_, (x1, y1)), (_, (x2, y2)) in zip(again.items(), direct.items(), strict=True):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+    assert len(again.train[1]) == 30
 
 
 def test_load_fer_splits_on_sample_data(sample_data: Path) -> None:

@@ -176,6 +176,8 @@ def test_shipped_emotion_recipe_resumes_exactly_and_ships(
         train_fer.main(["--preset", "shipped", "--data", fer, "--out", str(stopped), *small])
     assert json.loads((stopped / "state.json").read_text())["epochs_done"] == 1
     monkeypatch.setattr(pipelines, "make_dataset", real)
+    with pytest.raises(SystemExit):  # weight averaging waits for the run to finish
+        train_fer.main(["--out", str(stopped), "--resume", "--average-epochs", "1"])
     assert train_fer.main(["--out", str(stopped), "--resume", "--no-ship"]) == 0
 
     a, b = pd.read_csv(straight / "log.csv"), pd.read_csv(stopped / "log.csv")
@@ -185,6 +187,17 @@ def test_shipped_emotion_recipe_resumes_exactly_and_ships(
     wb = keras.models.load_model(stopped / "last.keras", safe_mode=True).get_weights()
     for x, y in zip(wa, wb, strict=True):
         np.testing.assert_allclose(x, y, atol=1e-3)
+
+    # Stochastic weight averaging: two more epochs, averaged, batch-norm re-estimated.
+    average = ["--out", str(straight), "--resume", "--average-epochs", "2", "--no-ship"]
+    assert train_fer.main(average) == 0
+    averaged = json.loads((straight / "average" / "state.json").read_text())
+    assert averaged["epochs_done"] == 2 and averaged["start_epoch"] == 2
+    assert 0.0 <= averaged["val_accuracy"] <= 1.0
+    assert (straight / runs.AVERAGED_FILE).exists()
+    assert not list((straight / "average").glob("average-*.keras"))  # running means cleaned up
+    assert train_fer.main(average) == 0  # a finished average is not trained again
+    assert len(pd.read_csv(straight / "average" / "log.csv")) == 2
 
     # Ship into scratch folders: files written, the numbers in JSON and card agree.
     from utils.shipping import ship_emotion
@@ -199,6 +212,30 @@ def test_shipped_emotion_recipe_resumes_exactly_and_ships(
     assert f"{info['public_test_accuracy']:.1%}" in card
     assert "python -m utils.train_fer --preset shipped" in card
     assert "judges" not in card and "../shared" not in card
+    # Both candidates were scored on the validation slice; the higher one was shipped.
+    scores = info["validation_accuracy_by_checkpoint"]
+    assert set(scores) == {"best", "averaged"}
+    assert max(scores[info["checkpoint"]].values()) == max(max(v.values()) for v in scores.values())
+    assert "--average-epochs 2" in card and "stochastic weight averaging" in card
+
+
+def test_fold_into_average_is_the_running_mean(tmp_path: Path) -> None:
+    """The average of three models' weights, exact even when one fold is repeated."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    weights = [[np.full_like(w, float(i)) for w in model.get_weights()] for i in (1, 2, 6)]
+    for count, values in enumerate(weights, start=1):
+        model.set_weights(values)
+        path = runs.fold_into_average(model, tmp_path, count)
+    runs.fold_into_average(model, tmp_path, 3)  # a resumed epoch folds its weights again
+    mean = keras.models.load_model(path, safe_mode=True, compile=False).get_weights()
+    for w in mean:
+        np.testing.assert_allclose(w, 3.0)  # (1 + 2 + 6) / 3
+    assert sorted(p.name for p in tmp_path.glob("*.keras")) == [
+        "average-2.keras",
+        "average-3.keras",
+    ]
+    with pytest.raises(FileNotFoundError, match="average-4"):
+        runs.fold_into_average(model, tmp_path, 5)
 
 
 @pytest.mark.slow

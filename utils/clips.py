@@ -71,7 +71,7 @@ def expression_clip(
     *,
     n_frames: int = 30,
     first: float = 0.3,
-    wobble: float = 0.15,
+    wobble: float = 0.25,
     noise: float = 15.0,
     seed: int = 0,
 ) -> list[np.ndarray]:

@@ -8,6 +8,7 @@ shipped models' trainers) train this way:
 * :func:`resume_or_build` gives the model: ``last.keras`` with its optimizer, or a new one;
 * :func:`fit_resumable` trains one epoch at a time, writing ``last.keras``, ``best.keras``,
   ``log.csv`` and ``state.json`` after each, so an interrupted run continues exactly;
+* :func:`fold_into_average` keeps a running mean of weights (stochastic weight averaging);
 * :func:`warmup_cosine` is the learning-rate schedule, :func:`strip_optimizer` and
   :func:`with_flip_tta` prepare the file that is shipped.
 """
@@ -135,14 +136,16 @@ def fit_resumable(
     monitor: str,
     mode: str,
     log: Callable[[str], None] = print,
+    after_epoch: Callable[[Any, int], object] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` one epoch at a time up to ``state["epochs"]``, checkpointing each epoch.
 
     ``epoch_data(epoch)`` returns that epoch's (augmented) training data -- arrays ``(x, y)``
     or a batched ``tf.data.Dataset`` -- and must depend only on the epoch number and the seed,
     so a resumed run sees the same data as an uninterrupted one. After every epoch: ``last.keras`` (with the optimizer, whose step counter drives the
-    learning-rate schedule), ``best.keras`` when ``monitor`` improved, a ``log.csv`` row and
-    ``state.json`` -- in that order, so ``state.json`` never claims an epoch that is not saved.
+    learning-rate schedule), ``best.keras`` when ``monitor`` improved, ``after_epoch(model,
+    epoch)`` if given (epoch counted from 1), a ``log.csv`` row and ``state.json`` -- in that
+    order, so ``state.json`` never claims an epoch that is not saved.
     """
     import keras
 
@@ -190,6 +193,8 @@ def fit_resumable(
         if improved:
             atomic_save_model(model, out / "best.keras")
             state["best"], state["best_epoch"] = score, epoch + 1
+        if after_epoch is not None:
+            after_epoch(model, epoch + 1)
         new_file = not log_path.exists()
         with log_path.open("a", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(row))
@@ -201,6 +206,39 @@ def fit_resumable(
         write_state(out, state)
         log(progress_line(state, score, monitor, improved, seconds, rate))
     return state
+
+
+#: Where ``python -m utils.train_fer --resume --average-epochs N`` leaves the weight average,
+#: relative to the run's ``--out`` (its own resumable run lives in that sub-folder).
+AVERAGED_FILE = Path("average") / "averaged.keras"
+
+
+def fold_into_average(model: Any, folder: Path, count: int) -> Path:
+    """Add ``model``'s weights to a running mean of weights; returns the mean's file.
+
+    ``folder/average-{count - 1}.keras`` holds the mean of the ``count - 1`` models folded in
+    so far; this writes ``average-{count}.keras`` (a float32 copy without optimizer: the mean
+    of those and ``model``) and removes the file before the previous one. So folding the same
+    ``count`` again after a crash (a resumed epoch) starts from the right mean. Used for
+    stochastic weight averaging (:func:`utils.train_fer.train_average`).
+    """
+    import keras
+
+    if count < 1:
+        raise ValueError(f"count={count!r}: expected 1 or more models in the mean")
+    mean = strip_optimizer(model)
+    if count > 1:
+        previous = folder / f"average-{count - 1}.keras"
+        if not previous.exists():
+            raise FileNotFoundError(f"{previous}: the mean of the first {count - 1} models")
+        before = keras.models.load_model(previous, safe_mode=True, compile=False).get_weights()
+        mean.set_weights(
+            [old + (new - old) / count for old, new in zip(before, mean.get_weights(), strict=True)]
+        )
+    target = folder / f"average-{count}.keras"
+    atomic_save_model(mean, target)
+    (folder / f"average-{count - 2}.keras").unlink(missing_ok=True)
+    return target
 
 
 def _restart_random_streams(model: Any, seed: int, epoch: int) -> None:
@@ -275,7 +313,7 @@ def strip_optimizer(model: Any) -> Any:
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")  # layers without a policy of their own
     try:
-        plain = keras.Model.from_config(_float32_config(model.get_config()))
+        plain = type(model).from_config(_float32_config(model.get_config()))
     finally:
         keras.mixed_precision.set_global_policy(policy)
     plain.set_weights(model.get_weights())

@@ -60,6 +60,19 @@ def notebook() -> None:
         report_environment()
 
 
+def quiet_tensorflow() -> None:
+    """Load TensorFlow now, without its C++ start-up lines ("oneDNN custom operations are on",
+    "Could not find cuda drivers", "failed call to cuInit"...): the course's command-line tools
+    (``python -m utils.train_fer`` ...) call this before anything imports Keras, so what a user
+    sees is the tool's own output. A GPU that is there still gets found; only the messages go.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # must be set before TensorFlow loads
+    with _native_stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe, which logs, happens here
+
+
 @contextlib.contextmanager
 def _native_stderr_silenced() -> Iterator[None]:
     """Drop what C/C++ code writes to the process's stderr meanwhile (TensorFlow's "oneDNN

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from utils.io import atomic_write, atomic_write_text
-from utils.runs import read_state, strip_optimizer, with_flip_tta
+from utils.runs import AVERAGED_FILE, read_state, strip_optimizer, with_flip_tta
 from utils.schema import EMOTIONS
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -84,11 +84,14 @@ def _save_checked(model: Any, target: Path, check: np.ndarray, expected: np.ndar
     return target.stat().st_size
 
 
-def _hours(state: dict[str, Any]) -> dict[str, Any]:
+def _hours(state: dict[str, Any], averaging: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Training time (the main run's plus the weight-averaging epochs', if any) and where."""
     precision = state["settings"].get("precision", "fp32")
+    seconds = float(state.get("train_seconds", 0.0))
+    seconds += float((averaging or {}).get("train_seconds", 0.0))
     return {
-        "train_seconds": state.get("train_seconds", 0.0),
-        "train_hours": round(float(state.get("train_seconds", 0.0)) / 3600, 2),
+        "train_seconds": round(seconds, 1),
+        "train_hours": round(seconds / 3600, 2),
         "precision": precision,
         "machine": state.get("machine", ""),
     }
@@ -111,16 +114,30 @@ def ship_emotion(
     out: Path, *, pretrained_dir: Path = PRETRAINED_DIR, card_dir: Path = LESSONS_DIR
 ) -> dict[str, Any]:
     """Evaluate ``out/best.keras`` (validation slice, then PublicTest once) and publish it."""
-    from utils.splits import load_fer_splits
+    from utils.splits import fer_splits_of_run
 
     state, plain = _best_float32(Path(out))
     settings = state["settings"]
-    splits = load_fer_splits(
-        state["data"],
-        val_fraction=float(settings["val_fraction"]),
-        seed=int(state["seed"]),
-        limit=settings.get("limit"),
-    )
+    splits = fer_splits_of_run(state)
+    # The candidates: the best epoch, and the weight average if the run made one. The
+    # validation slice alone chooses (with or without flip TTA, whichever is higher there).
+    candidates = {"best": plain}
+    averaging: dict[str, Any] | None = None
+    if (Path(out) / AVERAGED_FILE).exists():
+        averaging = read_state((Path(out) / AVERAGED_FILE).parent)
+        candidates["averaged"] = strip_optimizer(
+            keras.models.load_model(Path(out) / AVERAGED_FILE, safe_mode=True, compile=False)
+        )
+    x_val, y_val = splits.val
+    on_validation = {
+        name: {
+            "plain": class_report(y_val, _probabilities(model, x_val, tta=False))["accuracy"],
+            "flip_tta": class_report(y_val, _probabilities(model, x_val, tta=True))["accuracy"],
+        }
+        for name, model in candidates.items()
+    }
+    chosen = max(candidates, key=lambda name: max(on_validation[name].values()))  # ties: best
+    plain = candidates[chosen]
     results: dict[str, Any] = {}
     for tta in (False, True):
         results["flip_tta" if tta else "plain"] = {
@@ -156,6 +173,13 @@ def ship_emotion(
         "epochs_done": int(state["epochs_done"]),
         "best_epoch": int(state["best_epoch"]),
         "finished": bool(state["epochs_done"] >= state["epochs"]),
+        "checkpoint": chosen,
+        "validation_accuracy_by_checkpoint": {
+            name: {k: round(v, 4) for k, v in scores.items()}
+            for name, scores in on_validation.items()
+        },
+        "average_epochs": int(averaging["epochs_done"]) if averaging else 0,
+        "average_lr": averaging["settings"]["average_lr"] if averaging else None,
         "flip_tta_in_model": bool(use_tta),
         "validation_accuracy": round(results["plain"]["validation"]["accuracy"], 4),
         "validation_accuracy_flip_tta": round(results["flip_tta"]["validation"]["accuracy"], 4),
@@ -163,7 +187,7 @@ def ship_emotion(
         "public_test_accuracy_flip_tta": round(results["flip_tta"]["public_test"]["accuracy"], 4),
         "target_accuracy": EMOTION_TARGET,
         "results": results,
-        **_hours(state),
+        **_hours(state, averaging),
         "seed": state["seed"],
         "settings": settings,
         "keras": keras.__version__,
@@ -171,6 +195,22 @@ def ship_emotion(
     atomic_write_text(pretrained_dir / "emotion.json", json.dumps(info, indent=2) + "\n")
     atomic_write_text(card_dir / "model_card_emotion.md", emotion_card(info))
     return info
+
+
+def _averaging_text(info: dict[str, Any]) -> str:
+    """The model card's line on stochastic weight averaging: done or not, and which won."""
+    if not info.get("average_epochs"):
+        return "- No weight averaging: the shipped weights are the best epoch's."
+    scores = info["validation_accuracy_by_checkpoint"]
+    best, averaged = (max(scores[name].values()) for name in ("best", "averaged"))
+    chosen = "the average" if info["checkpoint"] == "averaged" else "the best epoch"
+    return (
+        f"- Then stochastic weight averaging: {info['average_epochs']} more epochs at a "
+        f"constant learning rate of {info['average_lr']:g}, the weights after each averaged "
+        "and the batch-norm statistics re-estimated on the training faces. On the validation "
+        f"slice the best epoch scored {best:.1%} and the average {averaged:.1%}; the shipped "
+        f"file holds {chosen}."
+    )
 
 
 def emotion_card(info: dict[str, Any]) -> str:
@@ -188,6 +228,12 @@ def emotion_card(info: dict[str, Any]) -> str:
         for name, row in zip(EMOTIONS, public["confusion_matrix"], strict=True)
     )
     shown = info["public_test_accuracy_flip_tta" if tta else "public_test_accuracy"]
+    average = (  # the reproduce step for the weight averaging, when the run had one
+        "    python -m utils.train_fer --out runs/emotion --resume "
+        f"--average-epochs {info['average_epochs']} --no-ship\n"
+        if info.get("average_epochs")
+        else ""
+    )
     s = info["settings"]
     status = (
         f"finished all {info['epochs_planned']} epochs"
@@ -238,6 +284,7 @@ FER-2013's held-out third; it was not used.
   {s["warmup_epochs"]} warm-up epochs then cosine decay over {info["epochs_planned"]} epochs,
   label smoothing {s["label_smoothing"]}, batch {s["batch_size"]}; best epoch by validation
   accuracy: {info["best_epoch"]}.
+{_averaging_text(info)}
 - Training: {info["train_hours"]:.2f} h in {precision} on {info["machine"]} (niced, shared
   with other work), seed {info["seed"]}.
 
@@ -245,7 +292,7 @@ FER-2013's held-out third; it was not used.
     python -m data_scripts.download fer2013
     nice -n 10 python -m utils.train_fer --preset shipped --data FER2013_ZIP --out runs/emotion
     python -m utils.train_fer --out runs/emotion --resume   # if it was stopped
-    python -m utils.train_fer --out runs/emotion --ship
+{average}    python -m utils.train_fer --out runs/emotion --ship
 
 `FER2013_ZIP` is the downloaded archive (or its folder). On a CPU without AVX512_BF16 add
 `--precision fp32` (about twice the time); `python -m benchmarks.train_speed` measures both.

@@ -12,9 +12,10 @@ into train/validation/test arrays, holding out a stratified share of Training
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -186,4 +187,16 @@ def load_fer_splits(
         test=_subset(test[0], test[1], limit, seed + 2),
         names=list(fer.names),
         description=description,
+    )
+
+
+def fer_splits_of_run(state: Mapping[str, Any]) -> FerSplits:
+    """The split a FER-2013 training run used, drawn again from what its ``state.json`` records
+    (the data, the seed, ``settings["val_fraction"]`` and ``settings["limit"]``)."""
+    settings = state["settings"]
+    return load_fer_splits(
+        state["data"],
+        val_fraction=float(settings["val_fraction"]),
+        seed=int(state["seed"]),
+        limit=settings.get("limit"),
     )

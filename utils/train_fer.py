@@ -9,7 +9,11 @@ survives being stopped::
     python -m data_scripts.download fer2013            # or pass any FER-2013 file with --data
     nice -n 10 python -m utils.train_fer --preset shipped --data FER2013_ZIP --out runs/emotion
     python -m utils.train_fer --out runs/emotion --resume   # after a stop: continues exactly
-    python -m utils.train_fer --out runs/emotion --ship     # publish the best epoch + model card
+    python -m utils.train_fer --out runs/emotion --resume --average-epochs 10 --no-ship  # SWA
+    python -m utils.train_fer --out runs/emotion --ship     # publish the better one + model card
+
+``--average-epochs`` (:func:`train_average`) is stochastic weight averaging after the run;
+``--ship`` publishes the best epoch or the average, whichever the validation slice prefers.
 
 ``--precision auto`` (the default) trains in mixed bfloat16 where the CPU has AVX512_BF16 or
 the GPU supports it (about twice as fast there), else in float32;
@@ -42,11 +46,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
-import numpy as np
+from utils.setup import quiet_tensorflow
 
-from utils.io import atomic_save_model
-from utils.models import FER_CLASSES
+quiet_tensorflow()  # before Keras loads it: TensorFlow's C++ start-up lines mean nothing here
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from utils.io import atomic_save_model  # noqa: E402
+from utils.models import FER_CLASSES  # noqa: E402
 
 MODELS = ("cnn", "resnet50", "resnet50_48")
 
@@ -294,21 +302,14 @@ def train_shipped(
 def _train_shipped(
     args: argparse.Namespace, state: dict[str, Any], precision: str
 ) -> dict[str, Any]:
-    from utils.augmentation import AugmentConfig
     from utils.models import fer_vgg
-    from utils.pipelines import make_dataset
     from utils.runs import fit_resumable, resume_or_build, warmup_cosine
     from utils.seeding import set_seed
-    from utils.splits import load_fer_splits
+    from utils.splits import fer_splits_of_run
 
     settings = state["settings"]
     set_seed(int(state["seed"]))
-    splits = load_fer_splits(
-        state["data"],
-        val_fraction=float(settings["val_fraction"]),
-        seed=int(state["seed"]),
-        limit=settings.get("limit"),
-    )
+    splits = fer_splits_of_run(state)
     (x_train, y_train), (x_val, y_val) = splits.train, splits.val
     print(f"{splits.description}; {len(y_train)} training, {len(y_val)} validation images")
     print(f"precision: {precision}", flush=True)
@@ -317,36 +318,17 @@ def _train_shipped(
     def build() -> keras.Model:
         model = fer_vgg(settings["widths"], dropout=float(settings["dropout"]))
         steps = -(-len(y_train) // batch)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(
-                learning_rate=warmup_cosine(
-                    float(settings["lr"]),
-                    steps * int(state["epochs"]),
-                    steps * int(settings["warmup_epochs"]),
-                ),
-                weight_decay=float(settings["weight_decay"]),
-            ),
-            loss=keras.losses.CategoricalCrossentropy(
-                label_smoothing=float(settings["label_smoothing"])
-            ),
-            metrics=["accuracy"],
-            # Keras' choice: XLA on a GPU, off on a CPU, where it measured slower in bfloat16
-            # and no faster in float32 on a busy machine (python -m benchmarks.train_speed).
-            jit_compile="auto",
+        learning_rate = warmup_cosine(
+            float(settings["lr"]),
+            steps * int(state["epochs"]),
+            steps * int(settings["warmup_epochs"]),
         )
+        _compile_shipped(model, settings, learning_rate)
         return model
 
     model = resume_or_build(args, state, build)
-    config = AugmentConfig(erase=float(settings["erase"]))
     state["train_images"] = len(y_train)
-
-    def epoch_data(epoch: int) -> object:
-        seed = int(state["seed"]) * 1_000 + epoch
-        dataset = make_dataset(
-            x_train, y_train, augment=config, backend="opencv", batch_size=batch, seed=seed
-        )
-        return dataset.map(_one_hot)
-
+    epoch_data = _epoch_datasets(settings, int(state["seed"]), x_train, y_train)
     fit_resumable(
         model,
         args.out,
@@ -358,6 +340,154 @@ def _train_shipped(
         mode="max",
         log=lambda line: print(line, flush=True),
     )
+    return state
+
+
+def _compile_shipped(model: keras.Model, settings: dict[str, Any], learning_rate: Any) -> None:
+    """Compile ``model`` as the shipped recipe trains it, at ``learning_rate`` (or schedule)."""
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=learning_rate, weight_decay=float(settings["weight_decay"])
+        ),
+        loss=keras.losses.CategoricalCrossentropy(
+            label_smoothing=float(settings["label_smoothing"])
+        ),
+        metrics=["accuracy"],
+        # Keras' choice: XLA on a GPU, off on a CPU, where it measured slower in bfloat16
+        # and no faster in float32 on a busy machine (python -m benchmarks.train_speed).
+        jit_compile="auto",
+    )
+
+
+def _epoch_datasets(
+    settings: dict[str, Any], seed: int, images: np.ndarray, labels: np.ndarray
+) -> Any:
+    """``epoch -> dataset``: that epoch's shuffled, augmented, one-hot batches.
+
+    Each epoch's shuffle and augmentation come from the run's seed and the epoch number only,
+    so a resumed run sees exactly the data an uninterrupted one would.
+    """
+    from utils.augmentation import AugmentConfig
+    from utils.pipelines import make_dataset
+
+    config = AugmentConfig(erase=float(settings["erase"]))
+    batch = int(settings["batch_size"])
+
+    def epoch_data(epoch: int) -> object:
+        dataset = make_dataset(
+            images,
+            labels,
+            augment=config,
+            backend="opencv",
+            batch_size=batch,
+            seed=seed * 1_000 + epoch,
+        )
+        return dataset.map(_one_hot)
+
+    return epoch_data
+
+
+#: ``--average-epochs``: the constant learning rate of the averaging epochs (a tenth of the
+#: recipe's peak, as in Izmailov et al. 2018).
+AVERAGE_LR = 1e-4
+
+
+def train_average(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> dict[str, Any]:
+    """``--resume --average-epochs N``: stochastic weight averaging after a finished run.
+
+    Training goes on from the run's ``last.keras`` for N more epochs at a small constant
+    learning rate (``--average-lr``), and the weights at the end of each of those epochs are
+    averaged (:func:`utils.runs.fold_into_average`). Each epoch's weights sit at a different
+    spot near the bottom of the loss valley; their mean lies nearer its centre, where a model
+    tends to generalise better (Izmailov et al., *Averaging Weights Leads to Wider Optima and
+    Better Generalization*, 2018). The mean's batch-norm statistics are then re-estimated on
+    the training faces (:func:`utils.transfer.recalibrate_batch_norm`): averaged weights need
+    statistics of their own. It all goes in ``--out/average``, checkpointed every epoch like
+    the main run (``--resume --average-epochs N`` again continues it); ``--ship`` publishes
+    whichever of ``best.keras`` and ``average/averaged.keras`` scores higher on the
+    validation slice. Returns the averaging run's state.
+    """
+    from utils.precision import precision_scope
+    from utils.runs import (
+        AVERAGED_FILE,
+        fit_resumable,
+        fold_into_average,
+        read_state,
+        write_state,
+    )
+    from utils.seeding import set_seed
+    from utils.splits import fer_splits_of_run
+
+    main = read_state(args.out)
+    if int(main["epochs_done"]) < int(main["epochs"]):
+        parser.error(
+            f"--average-epochs: the run in {args.out} has done {main['epochs_done']} of its "
+            f"{main['epochs']} epochs; finish it first (--resume without --average-epochs)"
+        )
+    out = args.out / AVERAGED_FILE.parent
+    out.mkdir(exist_ok=True)
+    if (out / "state.json").exists():
+        state = read_state(out)
+        if int(state["epochs"]) != args.average_epochs:
+            parser.error(
+                f"--average-epochs {args.average_epochs}: {out} holds an averaging run of "
+                f"{state['epochs']} epochs; pass that, or remove the folder to start again"
+            )
+    else:
+        words = argv if argv is not None else sys.argv[1:]
+        state = {
+            "data": main["data"],
+            "epochs": args.average_epochs,
+            "epochs_done": 0,
+            "seed": main["seed"],
+            "start_epoch": int(main["epochs_done"]),
+            "settings": {**main["settings"], "average_lr": args.average_lr or AVERAGE_LR},
+            "best": None,
+            "command": "python -m utils.train_fer " + " ".join(words),
+            "machine": main.get("machine", ""),
+        }
+        write_state(out, state)
+    settings = state["settings"]
+    set_seed(int(state["seed"]))
+    with precision_scope(str(settings["precision"])):
+        splits = fer_splits_of_run(state)
+        (x_train, y_train), (x_val, y_val) = splits.train, splits.val
+        if int(state["epochs_done"]) > 0:
+            model = keras.models.load_model(out / "last.keras", safe_mode=True)
+            print(f"resuming averaging after epoch {state['epochs_done']} of {state['epochs']}")
+        else:
+            model = keras.models.load_model(args.out / "last.keras", safe_mode=True)
+            _compile_shipped(model, settings, float(settings["average_lr"]))
+        state["train_images"] = len(y_train)
+        datasets = _epoch_datasets(settings, int(state["seed"]), x_train, y_train)
+        fit_resumable(
+            model,
+            out,
+            state=state,
+            # the epochs after the main run's: new shuffles and augmentations
+            epoch_data=lambda epoch: datasets(int(state["start_epoch"]) + epoch),
+            validation_data=(x_val, np.eye(FER_CLASSES, dtype=np.float32)[y_val]),
+            batch_size=int(settings["batch_size"]),
+            monitor="val_accuracy",
+            mode="max",
+            log=lambda line: print(f"averaging {line}", flush=True),
+            after_epoch=lambda trained, count: fold_into_average(trained, out, count),
+        )
+    if "val_accuracy" not in state:
+        from utils.transfer import recalibrate_batch_norm
+
+        averaged = keras.models.load_model(
+            out / f"average-{state['epochs']}.keras", safe_mode=True, compile=False
+        )
+        recalibrate_batch_norm(averaged, x_train)
+        probs = averaged.predict(x_val, batch_size=256, verbose=0)
+        state["val_accuracy"] = round(float((probs.argmax(axis=1) == y_val).mean()), 4)
+        atomic_save_model(averaged, args.out / AVERAGED_FILE)
+        write_state(out, state)
+        for partial in out.glob("average-*.keras"):  # the running means, no longer needed
+            partial.unlink()
     return state
 
 
@@ -395,6 +525,18 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--resume", action="store_true", help="continue the run in --out")
     mode.add_argument("--ship", action="store_true", help="publish --out/best.keras and exit")
     mode.add_argument("--no-ship", action="store_true", help="do not publish after --preset")
+    mode.add_argument(
+        "--average-epochs",
+        type=_positive_int,
+        default=None,
+        help="with --resume, after the run: N more epochs whose weights are averaged (SWA)",
+    )
+    mode.add_argument(
+        "--average-lr",
+        type=float,
+        default=None,
+        help=f"--average-epochs: the constant learning rate (default {AVERAGE_LR:g})",
+    )
     parser.add_argument(
         "--data", default=None, help="'sample', 'kaggle', or fer2013.csv / msambare folder / zip"
     )
@@ -550,6 +692,21 @@ def _main_run(
             f"shipped emotion.keras: PublicTest {info['public_test_accuracy']:.4f} "
             f"(flip TTA {info['public_test_accuracy_flip_tta']:.4f})"
         )
+        return 0
+    if args.average_epochs is not None or args.average_lr is not None:
+        if not args.resume or args.average_epochs is None:
+            parser.error("--average-epochs N goes with --resume: it continues a finished run")
+        if args.average_lr is not None and not 0 < args.average_lr < 1:
+            parser.error(f"--average-lr {args.average_lr}: expected a number between 0 and 1")
+        try:
+            averaged = train_average(args, parser, argv)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"averaged weights: validation accuracy {averaged['val_accuracy']:.4f}")
+        if not args.no_ship:
+            info = ship_emotion(args.out)
+            print(f"shipped emotion.keras: PublicTest {info['public_test_accuracy']:.4f}")
         return 0
     if not args.resume:
         args.epochs = args.epochs or SHIPPED["epochs"]

@@ -25,19 +25,22 @@ and writes ``utils/pretrained/keypoints.{keras,json}`` and the model card
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from utils.setup import quiet_tensorflow
 
-from utils.data_keypoints import load_complete_faces
-from utils.keypoint_augmentation import PIXEL_AXIS, augment_batch_np, estimate_label_axis
-from utils.runs import fit_resumable, resume_or_build, start_or_resume, warmup_cosine
-from utils.seeding import set_seed
+quiet_tensorflow()  # before Keras loads it: TensorFlow's C++ start-up lines mean nothing here
+
+import numpy as np  # noqa: E402
+
+from utils.data_keypoints import load_complete_faces  # noqa: E402
+from utils.keypoint_augmentation import PIXEL_AXIS, augment_batch_np, estimate_label_axis  # noqa: E402
+from utils.runs import fit_resumable, resume_or_build, start_or_resume, warmup_cosine  # noqa: E402
+from utils.seeding import set_seed  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # The network
@@ -55,7 +58,7 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
 #: ``--preset shipped``: how ``utils/pretrained/keypoints.keras`` is trained.
 SHIPPED: dict[str, Any] = {
     "arch": "vgg",
-    "epochs": 200,
+    "epochs": 150,
     "batch_size": 64,
     "lr": 1e-3,
     "weight_decay": 1e-4,
@@ -128,7 +131,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         "--data", default=None, help="Kaggle-format zip/CSV with subjects.csv, or 'kaggle'"
     )
     parser.add_argument("--preset", choices=["shipped"], help="the shipped model's recipe")
-    parser.add_argument("--epochs", type=int, default=None, help="default 100; preset 200")
+    parser.add_argument("--epochs", type=int, default=None, help="default 100; preset 150")
     parser.add_argument("--out", type=Path, required=True, help="the run's folder")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -154,7 +157,6 @@ def _main(argv: Sequence[str] | None = None) -> int:
         help="x of the mirror for flipped keypoints: 'auto' (labels' eye midpoint) or 47.5",
     )
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from utils.config import resolve_data
     from utils.precision import precision_scope, resolve_precision
     from utils.shipping import ship_keypoints
