@@ -260,3 +260,56 @@ def test_keypoint_trainer_trains_on_people_and_ships(sample_data: Path, tmp_path
     card = (tmp_path / "cards" / "model_card_keypoints.md").read_text()
     assert f"**{info['validation_rmse_px']:.2f}**" in card
     assert "python -m utils.train_keypoints --preset shipped" in card and "judges" not in card
+
+
+def test_teacher_targets_mix_the_label_with_the_teachers_view() -> None:
+    """weight 0: the one-hot label; weight 1: the teacher's answer, averaged with its mirror's."""
+    inputs = keras.Input((48, 48, 1))
+    # A "teacher" that only looks at the left half of the face, so mirroring changes its answer.
+    left = keras.layers.Cropping2D(((0, 0), (0, 24)))(inputs)
+    logits = keras.layers.Dense(7)(keras.layers.Flatten()(left))
+    teacher = keras.Model(inputs, keras.layers.Softmax()(logits))
+    rng = np.random.default_rng(0)
+    images = rng.random((5, 48, 48, 1)).astype(np.float32)
+    labels = np.array([0, 1, 2, 3, 6])
+    np.testing.assert_allclose(
+        train_fer.teacher_targets(teacher, images, labels, 0.0), np.eye(7)[labels]
+    )
+    both = (teacher.predict(images, verbose=0) + teacher.predict(images[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(
+        train_fer.teacher_targets(teacher, images, labels, 1.0), both, rtol=1e-5
+    )
+    half = train_fer.teacher_targets(teacher, images, labels, 0.5)
+    np.testing.assert_allclose(half.sum(axis=1), 1.0, rtol=1e-5)  # still probabilities
+    with pytest.raises(ValueError, match="teacher weight"):
+        train_fer.teacher_targets(teacher, images, labels, 1.5)
+    regressor = keras.Sequential(
+        [keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    with pytest.raises(ValueError, match="expected \\(None, 7\\)"):
+        train_fer.teacher_targets(regressor, images, labels, 0.5)
+
+
+@pytest.mark.slow
+def test_a_run_distils_from_a_teacher_and_resumes_with_its_targets(
+    sample_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from utils.inference import EMOTION_MODEL
+
+    fer, out = str(sample_data / "fer2013"), tmp_path / "distilled"
+    base = ["--data", fer, "--out", str(out), "--limit", "128", "--precision", "fp32", "--no-ship"]
+    teacher = ["--teacher", str(EMOTION_MODEL), "--teacher-weight", "0.3"]
+    assert "expected an existing .keras" in _error(
+        train_fer, ["--preset", "shipped", *base, "--teacher", str(tmp_path / "none.keras")], capsys
+    )
+    assert train_fer.main(["--preset", "shipped", *base, "--epochs", "2", *teacher]) == 0
+    assert "its soft labels agree with" in capsys.readouterr().out
+    targets = np.load(out / train_fer.TEACHER_TARGETS, allow_pickle=False)
+    assert targets.shape == (128, 7)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-5)
+    assert targets.max(axis=1).min() >= 0.7  # the label keeps 1 - 0.3 of the mass
+    settings = json.loads((out / "state.json").read_text())["settings"]
+    assert settings["teacher_weight"] == 0.3 and settings["teacher"].endswith("emotion.keras")
+    assert "expected an existing .keras" in _error(
+        train_fer, ["--out", str(out), "--resume", *teacher], capsys
+    )

@@ -53,7 +53,7 @@ quiet_tensorflow()  # before Keras loads it: TensorFlow's C++ start-up lines mea
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from utils.io import atomic_save_model  # noqa: E402
+from utils.io import atomic_save_model, atomic_write  # noqa: E402
 from utils.models import FER_CLASSES  # noqa: E402
 
 MODELS = ("cnn", "resnet50", "resnet50_48")
@@ -292,6 +292,8 @@ def train_shipped(
             "val_fraction": args.val_fraction,
             "limit": args.limit,
             "precision": resolve_precision(args.precision),
+            "teacher": str(Path(args.teacher).resolve()) if args.teacher else None,
+            "teacher_weight": args.teacher_weight if args.teacher else None,
         },
     )
     settings = state["settings"]
@@ -328,7 +330,8 @@ def _train_shipped(
 
     model = resume_or_build(args, state, build)
     state["train_images"] = len(y_train)
-    epoch_data = _epoch_datasets(settings, int(state["seed"]), x_train, y_train)
+    targets = _training_targets(args.out, settings, x_train, y_train)
+    epoch_data = _epoch_datasets(settings, int(state["seed"]), x_train, y_train, targets)
     fit_resumable(
         model,
         args.out,
@@ -360,31 +363,93 @@ def _compile_shipped(model: keras.Model, settings: dict[str, Any], learning_rate
 
 
 def _epoch_datasets(
-    settings: dict[str, Any], seed: int, images: np.ndarray, labels: np.ndarray
+    settings: dict[str, Any],
+    seed: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    targets: np.ndarray | None = None,
 ) -> Any:
-    """``epoch -> dataset``: that epoch's shuffled, augmented, one-hot batches.
+    """``epoch -> dataset``: that epoch's shuffled, augmented batches of one-hot labels, or of
+    the rows of ``targets`` (soft labels, one row per image) when given.
 
     Each epoch's shuffle and augmentation come from the run's seed and the epoch number only,
     so a resumed run sees exactly the data an uninterrupted one would.
     """
+    import tensorflow as tf
+
     from utils.augmentation import AugmentConfig
     from utils.pipelines import make_dataset
 
     config = AugmentConfig(erase=float(settings["erase"]))
     batch = int(settings["batch_size"])
+    # With soft targets the pipeline carries each image's row number, looked up after batching.
+    table = None if targets is None else tf.constant(targets, tf.float32)
 
     def epoch_data(epoch: int) -> object:
         dataset = make_dataset(
             images,
-            labels,
+            labels if table is None else np.arange(len(images)),
             augment=config,
             backend="opencv",
             batch_size=batch,
             seed=seed * 1_000 + epoch,
         )
-        return dataset.map(_one_hot)
+        if table is None:
+            return dataset.map(_one_hot)
+        return dataset.map(lambda x, rows: (x, tf.gather(table, rows)))
 
     return epoch_data
+
+
+def teacher_targets(
+    teacher: keras.Model, images: np.ndarray, labels: np.ndarray, weight: float
+) -> np.ndarray:
+    """Soft labels for distillation: ``(1 - weight) * one-hot label + weight * teacher's view``.
+
+    The teacher (any model with FER-2013's 7 outputs) looks at each face and at its mirror
+    image, and its two answers are averaged. FER-2013's labels are noisy (people agree on
+    about two faces in three) and a face can show two emotions at once; a good teacher's
+    probabilities say "mostly sad, a little fear" where the label can only say "sad", and a
+    student trained towards them learns from that (Hinton et al., *Distilling the Knowledge
+    in a Neural Network*, 2015). The targets are computed once, on the un-augmented faces.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"teacher weight {weight!r}: expected a number in [0, 1]")
+    if tuple(teacher.output_shape) != (None, FER_CLASSES):
+        raise ValueError(
+            f"teacher output {teacher.output_shape}: expected (None, {FER_CLASSES}) probabilities"
+        )
+    probs = teacher.predict(images, batch_size=256, verbose=0)
+    probs = (probs + teacher.predict(images[:, :, ::-1], batch_size=256, verbose=0)) / 2
+    one_hot = np.eye(FER_CLASSES, dtype=np.float32)[labels]
+    return ((1 - weight) * one_hot + weight * probs).astype(np.float32)
+
+
+#: Where a run keeps its teacher's soft labels, so a resumed run trains towards the same ones.
+TEACHER_TARGETS = "teacher_targets.npy"
+
+
+def _training_targets(
+    out: Path, settings: dict[str, Any], images: np.ndarray, labels: np.ndarray
+) -> np.ndarray | None:
+    """The run's soft labels (``--teacher``): read back from ``out``, or computed and saved."""
+    if not settings.get("teacher"):
+        return None
+    path = out / TEACHER_TARGETS
+    if path.exists():
+        targets = np.load(path, allow_pickle=False)
+        if targets.shape != (len(labels), FER_CLASSES):
+            raise ValueError(
+                f"{path}: shape {targets.shape}, expected ({len(labels)}, {FER_CLASSES}); "
+                "it belongs to another split -- remove it to compute the targets again"
+            )
+        return targets
+    teacher = keras.models.load_model(settings["teacher"], safe_mode=True, compile=False)
+    targets = teacher_targets(teacher, images, labels, float(settings["teacher_weight"]))
+    atomic_write(path, lambda tmp: np.save(tmp, targets, allow_pickle=False))
+    agree = float((targets.argmax(axis=1) == labels).mean())
+    print(f"teacher {Path(settings['teacher']).name}: its soft labels agree with {agree:.1%}")
+    return targets
 
 
 #: ``--average-epochs``: the constant learning rate of the averaging epochs (a tenth of the
@@ -461,7 +526,8 @@ def train_average(
             model = keras.models.load_model(args.out / "last.keras", safe_mode=True)
             _compile_shipped(model, settings, float(settings["average_lr"]))
         state["train_images"] = len(y_train)
-        datasets = _epoch_datasets(settings, int(state["seed"]), x_train, y_train)
+        targets = _training_targets(args.out, settings, x_train, y_train)
+        datasets = _epoch_datasets(settings, int(state["seed"]), x_train, y_train, targets)
         fit_resumable(
             model,
             out,
@@ -612,6 +678,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: mixed bfloat16 where the CPU/GPU is fast at it, else float32",
     )
+    parser.add_argument(
+        "--teacher",
+        default=None,
+        help="--preset: distil from this .keras emotion model (soft labels, see --teacher-weight)",
+    )
+    parser.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=0.5,
+        help="--teacher: targets are (1 - W) * label + W * teacher's probabilities (default 0.5)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     return parser
 
@@ -708,6 +785,14 @@ def _main_run(
             info = ship_emotion(args.out)
             print(f"shipped emotion.keras: PublicTest {info['public_test_accuracy']:.4f}")
         return 0
+    if args.teacher is not None:
+        if args.resume or not Path(args.teacher).is_file():
+            parser.error(
+                f"--teacher {args.teacher}: expected an existing .keras file, for a new --preset "
+                "run (a resumed run keeps the teacher it started with)"
+            )
+        if not 0 <= args.teacher_weight <= 1:
+            parser.error(f"--teacher-weight {args.teacher_weight}: expected a number in [0, 1]")
     if not args.resume:
         args.epochs = args.epochs or SHIPPED["epochs"]
         args.val_fraction = args.val_fraction or SHIPPED["val_fraction"]
