@@ -24,8 +24,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def _per_face_us(run: Callable[[], object], faces: int, repeats: int) -> float:
     """Median over ``repeats`` calls of ``run`` (after one warm-up call), in µs per face."""
@@ -48,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per contender")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
+    from utils.setup import quiet_tensorflow
+
+    quiet_tensorflow()  # before anything loads it: no C++ start-up lines
     for name in ("batch_size", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} {getattr(args, name)}: expected a positive number")

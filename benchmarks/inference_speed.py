@@ -18,14 +18,11 @@ milliseconds, with the ratio to ``model.predict``. Nothing is asserted: read the
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BATCHES = (1, 8, 64, 1024)
 
@@ -43,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=20, help="calls per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     args = parser.parse_args(argv)
+    from utils.setup import quiet_tensorflow
+
+    quiet_tensorflow()  # before anything loads it: no C++ start-up lines
     import numpy as np
 
     from utils import inference

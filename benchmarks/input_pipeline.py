@@ -35,8 +35,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -61,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
+    from utils.setup import quiet_tensorflow
+
+    quiet_tensorflow()  # before anything loads it: no C++ start-up lines
     for name in ("images", "batch_size", "repeats", "train_steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} {getattr(args, name)}: expected a positive number")

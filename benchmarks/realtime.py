@@ -33,8 +33,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def _row(label: str, summary: dict[str, Any], cpu_ms: float) -> str:
     ms = summary["ms"]
@@ -66,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=100, help="timed frames per setting")
     parser.add_argument("--quick", action="store_true", help="only the detectors side by side")
     args = parser.parse_args(argv)
+    from utils.setup import quiet_tensorflow
+
+    quiet_tensorflow()  # before anything loads it: no C++ start-up lines
     if args.frames < 1:
         parser.error(f"--frames {args.frames}: expected a positive number")
 

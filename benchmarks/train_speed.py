@@ -25,8 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 SETTINGS = [("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True)]
 
 
@@ -66,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per setting")
     parser.add_argument("--steps", type=int, default=6, help="timed steps per measurement")
     args = parser.parse_args(argv)
+    from utils.setup import quiet_tensorflow
+
+    quiet_tensorflow()  # before anything loads it: no C++ start-up lines
     import numpy as np
 
     from utils.precision import cpu_has_bf16
