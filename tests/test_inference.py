@@ -15,7 +15,7 @@ import pytest
 from utils import inference
 from utils.schema import EMOTIONS, KEYPOINT_COLUMNS
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 5_000_000
 
 
 # --------------------------------------------------------------------------------------------

@@ -206,7 +206,7 @@ def test_shipped_emotion_recipe_resumes_exactly_and_ships(
     info = ship_emotion(straight, pretrained_dir=pretrained, card_dir=cards)
     model = keras.models.load_model(pretrained / "emotion.keras", safe_mode=True)
     assert model.output_shape == (None, 7)
-    assert info["file_bytes"] <= 5 * 1024 * 1024
+    assert info["file_bytes"] <= 5_000_000
     assert json.loads((pretrained / "emotion.json").read_text())["epochs_done"] == 2
     card = (cards / "model_card_emotion.md").read_text()
     assert f"{info['public_test_accuracy']:.1%}" in card
@@ -313,3 +313,23 @@ def test_a_run_distils_from_a_teacher_and_resumes_with_its_targets(
     assert "expected an existing .keras" in _error(
         train_fer, ["--out", str(out), "--resume", *teacher], capsys
     )
+
+
+def test_shrink_to_fit_stores_the_largest_dense_kernels_in_int8(tmp_path: Path) -> None:
+    from utils.shipping import shrink_to_fit
+
+    inputs = keras.Input((64,))
+    hidden = keras.layers.Dense(256, activation="relu", name="big")(inputs)  # 16,640 weights
+    outputs = keras.layers.Dense(30, name="small")(hidden)  # 7,710
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(0).random((16, 64)).astype(np.float32)
+    before = model.predict(x, verbose=0)
+    assert shrink_to_fit(model, limit=200_000, margin=0) == []  # fits already: untouched
+    fresh = keras.Model.from_config(model.get_config())
+    fresh.set_weights(model.get_weights())
+    assert shrink_to_fit(fresh, limit=60_000, margin=0) == ["big"]  # 97 KB -> about 48 KB
+    after = fresh.predict(x, verbose=0)
+    assert np.abs(after - before).max() < 0.05 * np.abs(before).max()  # close, not equal
+    fresh.save(tmp_path / "int8.keras")
+    back = keras.models.load_model(tmp_path / "int8.keras", safe_mode=True)
+    np.testing.assert_allclose(back.predict(x, verbose=0), after, atol=1e-5)

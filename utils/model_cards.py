@@ -153,6 +153,20 @@ Confusion matrix on PublicTest (rows: true emotion, columns: predicted):
 """
 
 
+def _int8_text(info: dict[str, Any]) -> str:
+    """The card's line on int8 storage (:func:`utils.shipping.shrink_to_fit`), if any."""
+    layers = info.get("int8_layers") or []
+    if not layers:
+        return ""
+    names = ", ".join(f"`{name}`" for name in layers)
+    return (
+        f'\n  To fit 5 MB, the kernel of {names} is stored in int8 (Keras\' `quantize("int8")`: '
+        "one byte per weight and a scale per output, inputs quantized on the fly). The network "
+        f"alone scored {info['validation_rmse_px_float32_network']:.3f} px on the validation "
+        f"people in float32 and {info['validation_rmse_px_network_alone']:.3f} px so stored."
+    )
+
+
 def keypoints_card(info: dict[str, Any]) -> str:
     """The Markdown model card for ``keypoints.keras``, from its JSON sidecar alone."""
     rows = "\n".join(
@@ -201,7 +215,7 @@ the epoch.
   batch norm + ReLU (widths {s["widths"]}) each followed by max-pool, flatten, dropout
   {s["dropout"]}, dense 256, dense 30, `Rescaling(48, offset=48)` to pixels.
   {info["parameters"]:,} parameters, {info["file_bytes"] / 1e6:.1f} MB, built-in Keras layers
-  only (loads with `safe_mode=True`).
+  only (loads with `safe_mode=True`).{_int8_text(info)}
 - Each epoch, every training face gets a fresh random horizontal flip (left/right keypoint
   names swapped, x mirrored about {info["flip_axis_px"]:.2f} px, the labels' own mirror axis:
   the mean eye midpoint), rotation +-12 deg, scale +-10%, shift +-6 px (one matrix for pixels

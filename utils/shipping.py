@@ -24,7 +24,7 @@ from utils.schema import EMOTIONS
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
-MAX_SHIPPED_BYTES = 5 * 1024 * 1024
+MAX_SHIPPED_BYTES = 5_000_000
 #: The emotion model's goal on PublicTest (with flip test-time augmentation).
 EMOTION_TARGET = 0.69
 
@@ -83,6 +83,35 @@ def _save_checked(model: Any, target: Path, check: np.ndarray, expected: np.ndar
 
     atomic_write(target, write_and_check)
     return target.stat().st_size
+
+
+def shrink_to_fit(model: Any, limit: int = MAX_SHIPPED_BYTES, margin: int = 200_000) -> list[str]:
+    """Store ``model``'s largest ``Dense`` kernels in int8 until its weights fit ``limit`` bytes.
+
+    A float32 weight takes 4 bytes; Keras' ``layer.quantize("int8")`` keeps one byte per
+    kernel weight plus a float32 scale per output, and quantizes the layer's inputs on the fly
+    -- built-in, so the file still loads in safe mode. ``margin`` leaves room for the file's
+    own overhead. Call it before the model's first prediction. Returns the quantized layers'
+    names, largest first (none when the model already fits).
+    """
+    import keras
+
+    def weight_bytes() -> int:
+        return sum(int(np.asarray(w).nbytes) for w in model.weights)
+
+    pending, dense = list(model.layers), []
+    while pending:
+        layer = pending.pop()
+        pending.extend(getattr(layer, "layers", []))
+        if isinstance(layer, keras.layers.Dense):
+            dense.append(layer)
+    quantized: list[str] = []
+    for layer in sorted(dense, key=lambda d: d.count_params(), reverse=True):
+        if weight_bytes() + margin <= limit:
+            break
+        layer.quantize("int8")
+        quantized.append(layer.name)
+    return quantized
 
 
 def _hours(state: dict[str, Any], averaging: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -237,11 +266,16 @@ def ship_keypoints(
     from utils.keypoint_augmentation import PIXEL_AXIS, keypoint_unflip_map
     from utils.metrics import rmse_pixels
 
-    state, plain = _best_float32(Path(out))
+    state, full = _best_float32(Path(out))
     images, keypoints, subjects = load_complete_faces(Path(state["data"]))
     val_people = set(state["val_subjects"])
     is_val = np.isin(subjects, sorted(val_people))
     flip_axis = float(state["settings"].get("flip_axis", PIXEL_AXIS))
+    # Too big for the size limit in float32? Store the largest dense kernels in int8 instead,
+    # and evaluate what is shipped (a fresh copy: quantize before the first prediction).
+    plain = strip_optimizer(full)
+    quantized = shrink_to_fit(plain)
+    full_rmse = evaluate_keypoints(full, images[is_val], keypoints[is_val], flip_axis)["rmse_px"]
     metrics = evaluate_keypoints(plain, images[is_val], keypoints[is_val], flip_axis)
     mean_face = keypoints[~is_val].mean(axis=0, keepdims=True)
     baseline = rmse_pixels(keypoints[is_val], np.repeat(mean_face, is_val.sum(), axis=0))
@@ -274,6 +308,8 @@ def ship_keypoints(
         "validation_rmse_px": round(metrics[f"rmse_px{suffix}"], 4),
         "validation_rmse_px_network_alone": round(metrics["rmse_px"], 4),
         "validation_rmse_px_flip_tta": round(metrics["rmse_px_flip_tta"], 4),
+        "int8_layers": quantized,
+        "validation_rmse_px_float32_network": round(full_rmse, 4),
         "per_keypoint_rmse_px": metrics[f"per_keypoint_rmse_px{suffix}"],
         "mean_face_baseline_rmse_px": round(baseline, 4),
         "target_rmse_px": KEYPOINT_TARGET,
