@@ -3,8 +3,8 @@
     python -m benchmarks.train_speed                 # both networks, 3 rounds
     python -m benchmarks.train_speed --rounds 5 --steps 8
 
-For each network (the emotion ``fer_vgg`` at batch 128, the keypoint ``keypoint_vgg`` at
-batch 64) and each setting -- float32 or ``mixed_bfloat16``, with and without XLA
+For each network (the emotion ``fer_vgg`` at batch 128, the keypoint ``keypoint_heatmap`` at
+batch 32, and the dense-head ``keypoint_vgg`` it replaced, at batch 64) and each setting -- float32 or ``mixed_bfloat16``, with and without XLA
 (``jit_compile``) -- it times training steps on random inputs (the speed does not depend on
 the pixels) and prints images per second. The settings are measured in interleaved rounds
 (A B C D, A B C D, ...) and the median is reported, so a busy machine slows them all alike;
@@ -29,10 +29,11 @@ SETTINGS = [("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True)]
 
 
 def _networks() -> dict[str, tuple[Callable[[], Any], tuple[int, ...], int, str]]:
-    from utils.models import fer_vgg, keypoint_vgg
+    from utils.models import fer_vgg, keypoint_heatmap, keypoint_vgg
 
     return {
         "emotion fer_vgg (1.18 M)": (fer_vgg, (48, 48, 1), 128, "categorical_crossentropy"),
+        "keypoints keypoint_heatmap (0.99 M)": (keypoint_heatmap, (96, 96, 1), 32, "mse"),
         "keypoints keypoint_vgg (1.47 M)": (keypoint_vgg, (96, 96, 1), 64, "mse"),
     }
 

@@ -291,6 +291,23 @@ def test_chop_head_first_dense_keeps_the_trunk_and_looks_inside_a_wrapper() -> N
         chop_head(wrapper, at="middle")
 
 
+def test_chop_head_of_a_heatmap_network_keeps_its_feature_maps() -> None:
+    from utils.keypoint_augmentation import keypoint_unflip_map
+    from utils.models import keypoint_heatmap
+    from utils.runs import with_flip_tta
+
+    net = keypoint_heatmap(widths=(4, 6, 8, 10), stem=4)
+    wrapper = with_flip_tta(net, keypoint_unflip_map(47.5))  # like the shipped model
+    x = np.random.default_rng(0).random((2, 96, 96, 1)).astype(np.float32)
+    last, trunk = chop_head(wrapper), chop_head(wrapper, at="first_dense")
+    # the 15 heatmaps of 24 x 24 cells, and the coarsest feature map (6 x 6 x 10)
+    assert last.output.shape[-1] == 15 * 24 * 24 and trunk.output.shape[-1] == 6 * 6 * 10
+    heatmaps = last(x).numpy().reshape(2, 15, 24 * 24)
+    np.testing.assert_allclose(heatmaps.sum(axis=-1), 1.0, rtol=1e-5)  # each a softmax
+    want = keras.Model(net.inputs, net.get_layer("conv6_2_relu").output)(x)
+    np.testing.assert_allclose(trunk(x), np.reshape(want, (2, -1)), rtol=1e-5)
+
+
 def test_embed_matches_predict_and_rejects_nothing_to_embed() -> None:
     from utils.embeddings import embed
 

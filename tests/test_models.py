@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from utils.models import keypoint_convnet, keypoint_single_layer
+from utils.models import keypoint_convnet, keypoint_heatmap, keypoint_single_layer
 from utils.training import check_save_restore
 
 # --------------------------------------------------------------------------------------------
@@ -76,6 +76,37 @@ def test_builders_reject_bad_arguments() -> None:
         keypoint_convnet(downsample=0)
     with pytest.raises(ValueError, match="dropout"):
         keypoint_convnet(dropout=1.0)
+
+
+def test_heatmap_network_reads_positions_off_its_maps(tmp_path) -> None:
+    """Each keypoint is its softmax map's centre of mass, in pixels, x before y."""
+    import keras
+
+    model = keypoint_heatmap(widths=(4, 4, 4, 4), stem=4)
+    assert model.output_shape == (None, 30)
+    assert not model.get_layer("cell_centres").trainable
+    # Reading one-hot maps: cell (row 5, col 2) of the 24x24 grid covers pixels 8..11 in x
+    # and 20..23 in y, so its centre is (9.5, 21.5); a map split between two cells of a row
+    # lands halfway.
+    read = keras.Sequential(
+        [model.get_layer(n) for n in ("flat_maps", "map_per_keypoint", "heatmaps", "cell_centres")]
+    )
+    logits = np.full((1, 24, 24, 15), -1e4, dtype=np.float32)
+    logits[0, 5, 2, 0] = 0.0
+    logits[0, 10, 3, 1] = logits[0, 10, 4, 1] = 0.0
+    points = read(logits).numpy()[0]
+    np.testing.assert_allclose(points[0], [9.5, 21.5], atol=1e-4)
+    np.testing.assert_allclose(points[1], [15.5, 41.5], atol=1e-4)
+    # Uniform maps (an untrained net is close to that) put every keypoint near the centre.
+    x = np.random.default_rng(0).random((2, 96, 96, 1)).astype(np.float32)
+    y = model(x, training=False).numpy()
+    assert np.all(np.abs(y - 47.5) < 10)
+    restored = check_save_restore(model, x, tmp_path / "heatmap.keras")
+    assert restored.count_params() == model.count_params()
+    with pytest.raises(ValueError, match="four positive widths"):
+        keypoint_heatmap(widths=(8, 8, 8))
+    with pytest.raises(ValueError, match="divisible by 16"):
+        keypoint_heatmap(input_shape=(90, 90, 1))
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from utils import precision
-from utils.models import fer_vgg, keypoint_vgg
+from utils.models import fer_vgg, keypoint_heatmap, keypoint_vgg
 from utils.runs import strip_optimizer
 
 
@@ -42,7 +42,11 @@ def test_resolve_precision(monkeypatch: pytest.MonkeyPatch) -> None:
         precision.resolve_precision("fp16")
 
 
-@pytest.mark.parametrize("build", [fer_vgg, keypoint_vgg], ids=["fer_vgg", "keypoint_vgg"])
+@pytest.mark.parametrize(
+    "build",
+    [fer_vgg, keypoint_vgg, keypoint_heatmap],
+    ids=["fer_vgg", "keypoint_vgg", "keypoint_heatmap"],
+)
 def test_bf16_models_compute_in_bf16_but_output_float32(build: object) -> None:
     assert precision.set_precision("bf16") == "bf16"
     model = build()  # type: ignore[operator]
@@ -66,3 +70,7 @@ def test_keypoint_outputs_keep_subpixel_precision_under_bf16() -> None:
     model = keypoint_vgg(widths=(4,), dense=8)
     assert model.get_layer("keypoints_px").compute_dtype == "float32"
     assert model.get_layer("keypoints_scaled").compute_dtype == "float32"
+    # The heatmap network's maps, softmax and grid of cell centres compute in float32 too.
+    heatmap = keypoint_heatmap(widths=(4, 4, 4, 4), stem=4)
+    for name in ("heatmap_logits", "heatmaps", "cell_centres", "keypoints_px"):
+        assert heatmap.get_layer(name).compute_dtype == "float32", name

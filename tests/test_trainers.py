@@ -245,7 +245,7 @@ def test_keypoint_trainer_trains_on_people_and_ships(sample_data: Path, tmp_path
 
     out = tmp_path / "run"
     argv = ["--data", str(sample_data / "facial-keypoints-detection"), "--out", str(out)]
-    argv += ["--arch", "small", "--epochs", "2", "--precision", "fp32", "--no-ship"]
+    argv += ["--arch", "heatmap", "--epochs", "2", "--precision", "fp32", "--no-ship"]
     assert train_keypoints.main(argv) == 0
     state = json.loads((out / "state.json").read_text())
     log = pd.read_csv(out / "log.csv")
@@ -260,6 +260,7 @@ def test_keypoint_trainer_trains_on_people_and_ships(sample_data: Path, tmp_path
     card = (tmp_path / "cards" / "model_card_keypoints.md").read_text()
     assert f"**{info['validation_rmse_px']:.2f}**" in card
     assert "python -m utils.train_keypoints --preset shipped" in card and "judges" not in card
+    assert "utils.models.keypoint_heatmap" in card  # the card describes the network it ships
 
 
 def test_teacher_targets_mix_the_label_with_the_teachers_view() -> None:

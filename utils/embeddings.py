@@ -140,6 +140,12 @@ def chop_head(model: keras.Model, *, at: str = "last_dense") -> keras.Model:
             deeper the cut, the more the features are shaped by the old task: a keypoint
             network's last hidden layer knows where eyes are, its trunk more about the face.
 
+    A heatmap network (:func:`utils.models.keypoint_heatmap`) has no fully connected head:
+    its only ``Dense`` layer is the fixed grid that reads (x, y) off each keypoint's heatmap.
+    There ``"last_dense"`` keeps the heatmaps (where each keypoint is, nothing else) and
+    ``"first_dense"`` keeps its coarsest feature map, where each position sees the whole
+    face (its trunk), flattened.
+
     A model that wraps one network (the shipped keypoint model averages the network's
     predictions on a face and its mirror image) is looked through: the features are those
     of the wrapped network, the last nested model with ``Dense`` layers that takes the same
@@ -156,12 +162,24 @@ def chop_head(model: keras.Model, *, at: str = "last_dense") -> keras.Model:
     ]
     if nested:
         return chop_head(nested[-1], at=at)
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # called with a tensor
+    names = {layer.name for layer in model.layers}
+    if at == "first_dense" and HEATMAP_TRUNK_END in names:
+        trunk = layers.Flatten(name="trunk_features")(model.get_layer(HEATMAP_TRUNK_END).input)
+        return keras.Model(inputs, trunk, name=f"{model.name}_features")
     dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
     if not dense:
         raise ValueError(f"model {model.name!r} has no Dense layer to cut off")
     cut = dense[-1] if at == "last_dense" else dense[0]
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # called with a tensor
-    return keras.Model(inputs, cut.input, name=f"{model.name}_features")
+    features = cut.input
+    if len(features.shape) > 2:  # a heatmap network's maps: one row of numbers per face
+        features = layers.Flatten(name="head_features")(features)
+    return keras.Model(inputs, features, name=f"{model.name}_features")
+
+
+#: The layer of a :func:`utils.models.keypoint_heatmap` network that takes its coarsest
+#: feature map (the first upsampling): where its trunk ends.
+HEATMAP_TRUNK_END = "up12"
 
 
 def _input_shapes(model: keras.Model) -> list[tuple[Any, ...]]:

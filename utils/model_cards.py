@@ -167,6 +167,32 @@ def _int8_text(info: dict[str, Any]) -> str:
     )
 
 
+def _keypoint_architecture_text(info: dict[str, Any]) -> str:
+    """What the card says the shipped keypoint network is, for the architecture it has."""
+    s = info["settings"]
+    if info["architecture"] == "heatmap":
+        return (
+            "`utils.models.keypoint_heatmap`: one heatmap per keypoint, each keypoint its map's "
+            "softmax-weighted\n  centre of mass (integral regression). A 5x5 stride-2 stem "
+            f"({s['stem']} filters), 3x3 conv + batch norm +\n  ReLU layers of widths {s['widths']} "
+            "at 48 (one), 24, 12 and 6 px (two each, max-pools between),\n  then bilinear "
+            "upsampling joined with the 12 and 24 px blocks (a small U-Net), a 1x1 conv to\n"
+            "  15 maps of 24x24, softmax, and a fixed grid of cell centres that turns each map "
+            "into (x, y)."
+        )
+    stem = (
+        f"a 5x5 stride-2 conv with {s['stem']} filters and a max-pool (96 -> 24 px), "
+        if s.get("stem")
+        else ""
+    )
+    return (
+        f"`utils.models.keypoint_vgg` (`{info['architecture']}`): {stem}blocks of two 3x3 "
+        f"conv +\n  batch norm + ReLU (widths {s['widths']}) each followed by max-pool, "
+        f"flatten, dropout\n  {s['dropout']}, dense 256, dense 30, `Rescaling(48, offset=48)` "
+        "to pixels."
+    )
+
+
 def keypoints_card(info: dict[str, Any]) -> str:
     """The Markdown model card for ``keypoints.keras``, from its JSON sidecar alone."""
     rows = "\n".join(
@@ -176,11 +202,6 @@ def keypoints_card(info: dict[str, Any]) -> str:
     tta = info["flip_tta_in_model"]
     precision = {"bf16": "mixed bfloat16", "fp32": "float32"}.get(info["precision"], "float32")
     verdict = "meets" if info["validation_rmse_px"] <= info["target_rmse_px"] else "misses"
-    stem = (
-        f"a 5x5 stride-2 conv with {s['stem']} filters and a max-pool (96 -> 24 px), "
-        if s.get("stem")
-        else ""
-    )
     tta_text = (
         "The file holds the network *with flip test-time augmentation built in*: it also "
         "predicts on the mirrored face (mirroring and left/right swapping done by two fixed "
@@ -211,9 +232,7 @@ by **person**: {info["train_people"]} people ({info["train_frames"]} frames) tra
 the epoch.
 
 ## Architecture and training
-- `utils.models.keypoint_vgg` (`{info["architecture"]}`): {stem}blocks of two 3x3 conv +
-  batch norm + ReLU (widths {s["widths"]}) each followed by max-pool, flatten, dropout
-  {s["dropout"]}, dense 256, dense 30, `Rescaling(48, offset=48)` to pixels.
+- {_keypoint_architecture_text(info)}
   {info["parameters"]:,} parameters, {info["file_bytes"] / 1e6:.1f} MB, built-in Keras layers
   only (loads with `safe_mode=True`).{_int8_text(info)}
 - Each epoch, every training face gets a fresh random horizontal flip (left/right keypoint

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import layers
 
 from utils.schema import EMOTIONS, FER_SIZE, KEYPOINT_COLUMNS, KEYPOINT_SIZE
@@ -188,6 +189,81 @@ def keypoint_vgg(
     half = input_shape[1] / 2
     x = layers.Dense(outputs, dtype="float32", name="keypoints_scaled")(x)
     out = layers.Rescaling(scale=half, offset=half, dtype="float32", name="keypoints_px")(x)
+    return keras.Model(inputs, out, name=name)
+
+
+def _conv_bn_relu(
+    x: keras.KerasTensor, width: int, name: str, *, kernel_size: int = 3, strides: int = 1
+) -> keras.KerasTensor:
+    """Conv (no bias: the batch norm adds its own offset) -> batch norm -> ReLU."""
+    x = layers.Conv2D(
+        int(width), kernel_size, strides=strides, padding="same", use_bias=False, name=name
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def keypoint_heatmap(
+    widths: Sequence[int] = (32, 64, 128, 128),
+    *,
+    stem: int = 32,
+    input_shape: Sequence[int] = KEYPOINT_INPUT_SHAPE,
+    keypoints: int = len(KEYPOINT_COLUMNS) // 2,
+    name: str = "keypoints_heatmap",
+) -> keras.Model:
+    """Keypoints as the centres of mass of heatmaps ("integral regression", Sun et al. 2018).
+
+    The network paints one heatmap per keypoint on a grid 4x coarser than the face (24x24 for
+    96x96) and each keypoint is the softmax-weighted mean position on its map. A dense head
+    must learn "the left eye is at x = 30" separately for every place a face can sit; a
+    heatmap is made of convolutions, which find an eye wherever it is, and the weighted mean
+    still gives positions finer than one grid cell. It helps most with few training faces.
+
+    Layout: a 5x5 stride-2 ``stem`` conv (96 -> 48 px), then one block per width -- the first
+    at 48 px, each next one after a 2x2 max-pool (24, 12, 6 px) -- and on the way back up,
+    upsampling joined with the block of the same size (a small U-Net) down to 24 px. The
+    softmax and the fixed grid of cell centres (a non-trainable ``Dense``) are built-in
+    layers, so the file loads in safe mode; they compute in float32 under ``mixed_bfloat16``.
+    Outputs: ``2 * keypoints`` pixel coordinates in Kaggle's (x, y) column order.
+    """
+    if len(widths) != 4 or any(int(w) < 1 for w in widths):
+        raise ValueError(f"widths={tuple(widths)!r}: expected four positive widths (48-6 px)")
+    if int(stem) < 1:
+        raise ValueError(f"stem={stem!r}: expected a positive number of channels")
+    size = int(input_shape[0])
+    if size % 16 or int(input_shape[1]) != size:
+        raise ValueError(
+            f"input_shape={tuple(input_shape)!r}: expected a square side divisible by 16"
+        )
+    w48, w24, w12, w6 = (int(w) for w in widths)
+    inputs = keras.Input(shape=tuple(input_shape), name="face")
+    x = _conv_bn_relu(inputs, stem, "stem", kernel_size=5, strides=2)
+    x48 = _conv_bn_relu(x, w48, "conv48")
+    x = layers.MaxPooling2D(name="pool48")(x48)
+    x = _conv_bn_relu(x, w24, "conv24_1")
+    x24 = _conv_bn_relu(x, w24, "conv24_2")
+    x = layers.MaxPooling2D(name="pool24")(x24)
+    x = _conv_bn_relu(x, w12, "conv12_1")
+    x12 = _conv_bn_relu(x, w12, "conv12_2")
+    x = layers.MaxPooling2D(name="pool12")(x12)
+    x = _conv_bn_relu(x, w6, "conv6_1")
+    x = _conv_bn_relu(x, w6, "conv6_2")
+    # back up: each level sees the whole face's context and its own fine detail
+    x = layers.UpSampling2D(interpolation="bilinear", name="up12")(x)
+    x = _conv_bn_relu(layers.Concatenate(name="join12")([x, x12]), w12, "conv_up12")
+    x = layers.UpSampling2D(interpolation="bilinear", name="up24")(x)
+    x = _conv_bn_relu(layers.Concatenate(name="join24")([x, x24]), w24, "conv_up24")
+    logits = layers.Conv2D(keypoints, 1, dtype="float32", name="heatmap_logits")(x)
+    cells = (size // 4) ** 2
+    x = layers.Reshape((cells, keypoints), dtype="float32", name="flat_maps")(logits)
+    x = layers.Permute((2, 1), dtype="float32", name="map_per_keypoint")(x)
+    x = layers.Softmax(axis=-1, dtype="float32", name="heatmaps")(x)
+    grid = layers.Dense(2, use_bias=False, trainable=False, dtype="float32", name="cell_centres")
+    x = grid(x)
+    out = layers.Flatten(dtype="float32", name="keypoints_px")(x)
+    # cell (i, j) covers pixels 4j .. 4j+3, so its centre is at 4j + 1.5 (pixel j sits at x = j)
+    rows, cols = np.divmod(np.arange(cells), size // 4)
+    grid.set_weights([np.stack([4 * cols + 1.5, 4 * rows + 1.5], axis=1).astype("float32")])
     return keras.Model(inputs, out, name=name)
 
 

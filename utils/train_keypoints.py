@@ -12,8 +12,10 @@ The recipe:
 * every epoch each training face gets a fresh random flip (with the left/right keypoint names
   swapped), rotation, scale and shift -- applied to the pixels *and* the keypoints with the
   same matrix (:mod:`utils.keypoint_augmentation`) -- and a brightness/contrast jitter;
-* :func:`utils.models.keypoint_vgg`, AdamW with a linear warm-up and cosine decay, MSE on
-  pixel coordinates, in mixed bfloat16 where the hardware is fast at it (``--precision``).
+* :func:`utils.models.keypoint_heatmap` (one heatmap per keypoint, each keypoint its map's
+  centre of mass), AdamW with a linear warm-up and cosine decay, MSE on pixel coordinates,
+  in mixed bfloat16 where the hardware is fast at it (``--precision``). ``--arch`` trains the
+  dense-head networks of :func:`utils.models.keypoint_vgg` instead.
 
 Everything lands in ``--out`` (:mod:`utils.runs`): ``last.keras`` after every epoch (model
 *and* optimizer, so ``--resume`` continues exactly), ``best.keras`` (best validation RMSE),
@@ -46,33 +48,40 @@ from utils.seeding import set_seed  # noqa: E402
 # The network
 # --------------------------------------------------------------------------------------------
 
-#: The networks ``--arch`` can train (:func:`utils.models.keypoint_vgg`'s options). "vgg"
-#: runs two 3x3 convs at full resolution (precise, slow on a CPU); the others start with a
-#: stride-2 stem (about 4x cheaper).
+#: The networks ``--arch`` can train and their options. "vgg", "medium" and "small" are
+#: :func:`utils.models.keypoint_vgg` (a dense head): "vgg" runs two 3x3 convs at full
+#: resolution (slow on a CPU), the others start with a stride-2 stem (about 4x cheaper).
+#: "heatmap" is :func:`utils.models.keypoint_heatmap` (one heatmap per keypoint, no dense head).
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "vgg": {"widths": [32, 64, 96, 128, 192], "stem": 0},
     "medium": {"widths": [64, 128, 192], "stem": 32},
     "small": {"widths": [48, 96, 128], "stem": 24},
+    "heatmap": {"widths": [32, 64, 128, 128], "stem": 32},
 }
 
 #: ``--preset shipped``: how ``utils/pretrained/keypoints.keras`` is trained.
 SHIPPED: dict[str, Any] = {
-    "arch": "vgg",
-    "epochs": 150,
-    "batch_size": 64,
+    "arch": "heatmap",
+    "epochs": 100,
+    "batch_size": 32,
     "lr": 1e-3,
     "weight_decay": 1e-4,
-    "warmup_epochs": 5,
+    "warmup_epochs": 3,
     "val_fraction": 0.15,
 }
 
 
 def build_model(arch: str = "vgg", *, dropout: float = 0.3) -> Any:
-    """The network called ``arch`` (a key of :data:`ARCHITECTURES`), uncompiled."""
-    from utils.models import keypoint_vgg
+    """The network called ``arch`` (a key of :data:`ARCHITECTURES`), uncompiled.
+
+    ``dropout`` is the dense head's; the heatmap network has no dense head and no dropout.
+    """
+    from utils.models import keypoint_heatmap, keypoint_vgg
 
     if arch not in ARCHITECTURES:
         raise ValueError(f"arch={arch!r}: expected one of {sorted(ARCHITECTURES)}")
+    if arch == "heatmap":
+        return keypoint_heatmap(name=f"keypoints_{arch}", **ARCHITECTURES[arch])
     return keypoint_vgg(dropout=dropout, name=f"keypoints_{arch}", **ARCHITECTURES[arch])
 
 
@@ -131,7 +140,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         "--data", default=None, help="Kaggle-format zip/CSV with subjects.csv, or 'kaggle'"
     )
     parser.add_argument("--preset", choices=["shipped"], help="the shipped model's recipe")
-    parser.add_argument("--epochs", type=int, default=None, help="default 100; preset 150")
+    parser.add_argument("--epochs", type=int, default=None, help="default 100; preset 100")
     parser.add_argument("--out", type=Path, required=True, help="the run's folder")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -189,7 +198,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         new_settings=lambda: {
             "arch": args.arch,
             **ARCHITECTURES[args.arch],
-            "dropout": 0.3,
+            "dropout": None if args.arch == "heatmap" else 0.3,  # no dense head, no dropout
             "batch_size": args.batch_size,
             "lr": args.lr,
             "weight_decay": args.weight_decay,
