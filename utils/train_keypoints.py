@@ -140,7 +140,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         "--data", default=None, help="Kaggle-format zip/CSV with subjects.csv, or 'kaggle'"
     )
     parser.add_argument("--preset", choices=["shipped"], help="the shipped model's recipe")
-    parser.add_argument("--epochs", type=int, default=None, help="default 100; preset 100")
+    parser.add_argument("--epochs", type=int, default=None, help="default 100, as in the preset")
     parser.add_argument("--out", type=Path, required=True, help="the run's folder")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
