@@ -291,6 +291,19 @@ def test_teacher_targets_mix_the_label_with_the_teachers_view() -> None:
         train_fer.teacher_targets(regressor, images, labels, 0.5)
 
 
+def test_teacher_facts_come_from_the_teachers_sidecar(tmp_path: Path) -> None:
+    """A teacher without a sidecar is known by name; a sidecar adds how it was trained."""
+    teacher = tmp_path / "teacher.keras"
+    assert train_fer.teacher_facts(teacher) == {"file": "teacher.keras"}
+    sidecar = {"epochs_done": 100, "train_hours": 6.3, "results": {"big": "table"}}
+    teacher.with_suffix(".json").write_text(json.dumps(sidecar))
+    facts = train_fer.teacher_facts(teacher)
+    assert facts == {"file": "teacher.keras", "epochs_done": 100, "train_hours": 6.3}
+    teacher.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ValueError, match="teacher.json: not valid JSON"):
+        train_fer.teacher_facts(teacher)
+
+
 @pytest.mark.slow
 def test_a_run_distils_from_a_teacher_and_resumes_with_its_targets(
     sample_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -314,6 +327,24 @@ def test_a_run_distils_from_a_teacher_and_resumes_with_its_targets(
     assert "expected an existing .keras" in _error(
         train_fer, ["--out", str(out), "--resume", *teacher], capsys
     )
+    # The card says what the teacher was, from the facts the run recorded when it started
+    # (a shipped teacher's own sidecar), and how to train both.
+    from utils.shipping import TEACHER_FACTS, ship_emotion
+
+    facts = json.loads((out / TEACHER_FACTS).read_text())
+    sidecar = json.loads(EMOTION_MODEL.with_suffix(".json").read_text())
+    assert facts["file"] == "emotion.keras"
+    assert facts["epochs_done"] == sidecar["epochs_done"]
+    assert facts["train_hours"] == sidecar["train_hours"]
+    info = ship_emotion(out, pretrained_dir=tmp_path / "pretrained", card_dir=tmp_path / "cards")
+    assert info["teacher"] == facts
+    card = (tmp_path / "cards" / "model_card_emotion.md").read_text()
+    assert "--teacher utils/pretrained/emotion.keras --teacher-weight 0.3" in card
+    assert "0.7 x the label + 0.3 x the probabilities" in card
+    assert f"{sidecar['public_test_accuracy_flip_tta']:.1%} on PublicTest" in card
+    total = info["train_hours"] + sidecar["train_hours"]
+    assert f"{total:.2f} h in all" in card
+    assert card.index("runs/teacher --ship") < card.index("--out runs/emotion \\")
 
 
 def test_shrink_to_fit_stores_the_largest_dense_kernels_in_int8(tmp_path: Path) -> None:

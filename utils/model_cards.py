@@ -28,16 +28,75 @@ def _averaging_text(info: dict[str, Any]) -> str:
     )
 
 
-def _teacher_text(settings: dict[str, Any]) -> str:
+def _teacher_text(info: dict[str, Any]) -> str:
     """The card's line on distillation (``--teacher``), empty when the run had no teacher."""
-    if not settings.get("teacher"):
+    teacher = info.get("teacher")
+    if not teacher:
         return ""
-    weight = float(settings["teacher_weight"])
-    return (
+    weight = float(info["settings"]["teacher_weight"])
+    text = (
         f"\n- Distilled: the targets were {1 - weight:g} x the label + {weight:g} x the "
-        f"probabilities of a teacher model (`{settings['teacher'].rsplit('/', 1)[-1]}`, on each "
-        "face and its mirror image; `--teacher`)."
+        f"probabilities of a teacher model (`{teacher['file']}`, on each face and its mirror "
+        "image; `--teacher`)."
     )
+    if "epochs_done" in teacher:
+        averaged = teacher.get("average_epochs") or 0
+        text += (
+            f" The teacher was this recipe without `--teacher`: {teacher['epochs_done']} epochs"
+            + (f" and {averaged} averaged" if averaged else "")
+            + f", {teacher['train_hours']:.2f} h; it scored "
+            f"{teacher['public_test_accuracy_flip_tta']:.1%} on PublicTest with flip TTA."
+        )
+    return text
+
+
+def _reproduce_text(info: dict[str, Any]) -> str:
+    """The card's commands that train the shipped file again: the teacher first, if any."""
+    run = "nice -n 10 python -m utils.train_fer --preset shipped --data FER2013_ZIP --out"
+
+    def steps(out: str, average_epochs: int, extra: str = "") -> str:
+        return (
+            f"    {run} {out}{extra}\n"
+            f"    python -m utils.train_fer --out {out} --resume   # if it was stopped\n"
+            + (
+                f"    python -m utils.train_fer --out {out} --resume "
+                f"--average-epochs {average_epochs} --no-ship\n"
+                if average_epochs
+                else ""
+            )
+            + f"    python -m utils.train_fer --out {out} --ship\n"
+        )
+
+    own = int(info.get("average_epochs") or 0)
+    teacher = info.get("teacher")
+    if not teacher:
+        return "    python -m data_scripts.download fer2013\n" + steps("runs/emotion", own)
+    weight = float(info["settings"]["teacher_weight"])
+    return (
+        "    python -m data_scripts.download fer2013\n"
+        "    # 1. the teacher: the recipe without --teacher, shipped as emotion.keras\n"
+        + steps("runs/teacher", int(teacher.get("average_epochs") or 0))
+        + "    # 2. this model: the same recipe, distilled from that teacher\n"
+        + steps(
+            "runs/emotion",
+            own,
+            f" \\\n        --teacher utils/pretrained/emotion.keras --teacher-weight {weight:g}",
+        )
+    )
+
+
+def _hours_text(info: dict[str, Any]) -> str:
+    """The card's line on training time: this run's, and the teacher's on top if it had one."""
+    precision = {"bf16": "mixed bfloat16", "fp32": "float32"}.get(info["precision"], "float32")
+    text = (
+        f"- Training: {info['train_hours']:.2f} h in {precision} on {info['machine']} (niced, "
+        f"shared\n  with other work), seed {info['seed']}."
+    )
+    teacher = info.get("teacher") or {}
+    if "train_hours" in teacher:
+        total = info["train_hours"] + teacher["train_hours"]
+        text += f"\n  With the teacher's {teacher['train_hours']:.2f} h, {total:.2f} h in all."
+    return text
 
 
 def emotion_card(info: dict[str, Any]) -> str:
@@ -55,12 +114,6 @@ def emotion_card(info: dict[str, Any]) -> str:
         for name, row in zip(EMOTIONS, public["confusion_matrix"], strict=True)
     )
     shown = info["public_test_accuracy_flip_tta" if tta else "public_test_accuracy"]
-    average = (  # the reproduce step for the weight averaging, when the run had one
-        "    python -m utils.train_fer --out runs/emotion --resume "
-        f"--average-epochs {info['average_epochs']} --no-ship\n"
-        if info.get("average_epochs")
-        else ""
-    )
     s = info["settings"]
     status = (
         f"finished all {info['epochs_planned']} epochs"
@@ -68,7 +121,6 @@ def emotion_card(info: dict[str, Any]) -> str:
         else f"**unfinished**: {info['epochs_done']} of {info['epochs_planned']} epochs done"
     )
     verdict = "meets" if shown >= info["target_accuracy"] else "is below"
-    precision = {"bf16": "mixed bfloat16", "fp32": "float32"}.get(info["precision"], "float32")
     tta_text = (
         "The file holds the network *with flip test-time augmentation built in* (it also "
         "classifies the mirrored face, mirrored by a fixed `Dense` layer, and averages the "
@@ -111,16 +163,11 @@ FER-2013's held-out third; it was not used.
   {s["warmup_epochs"]} warm-up epochs then cosine decay over {info["epochs_planned"]} epochs,
   label smoothing {s["label_smoothing"]}, batch {s["batch_size"]}; best epoch by validation
   accuracy: {info["best_epoch"]}.
-{_averaging_text(info)}{_teacher_text(s)}
-- Training: {info["train_hours"]:.2f} h in {precision} on {info["machine"]} (niced, shared
-  with other work), seed {info["seed"]}.
+{_averaging_text(info)}{_teacher_text(info)}
+{_hours_text(info)}
 
 ## Reproduce
-    python -m data_scripts.download fer2013
-    nice -n 10 python -m utils.train_fer --preset shipped --data FER2013_ZIP --out runs/emotion
-    python -m utils.train_fer --out runs/emotion --resume   # if it was stopped
-{average}    python -m utils.train_fer --out runs/emotion --ship
-
+{_reproduce_text(info)}
 `FER2013_ZIP` is the downloaded archive (or its folder). On a CPU without AVX512_BF16 add
 `--precision fp32` (about twice the time); `python -m benchmarks.train_speed` measures both.
 

@@ -27,6 +27,9 @@ LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 MAX_SHIPPED_BYTES = 5_000_000
 #: The emotion model's goal on PublicTest (with flip test-time augmentation).
 EMOTION_TARGET = 0.69
+#: In a distilled run's folder: what ``--teacher`` was (``utils.train_fer.teacher_facts``),
+#: written when the run starts, so the card can say so after the teacher file is replaced.
+TEACHER_FACTS = "teacher.json"
 
 
 def class_report(labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
@@ -140,6 +143,17 @@ def _best_float32(out: Path) -> tuple[dict[str, Any], Any]:
     return state, strip_optimizer(keras.models.load_model(best, safe_mode=True))
 
 
+def _teacher(out: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """What a distilled run recorded of its teacher (``None`` for a run without one)."""
+    if not settings.get("teacher"):
+        return None
+    path = out / TEACHER_FACTS
+    if path.exists():
+        facts: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return facts
+    return {"file": Path(settings["teacher"]).name}
+
+
 def ship_emotion(
     out: Path, *, pretrained_dir: Path = PRETRAINED_DIR, card_dir: Path = LESSONS_DIR
 ) -> dict[str, Any]:
@@ -218,6 +232,7 @@ def ship_emotion(
         "target_accuracy": EMOTION_TARGET,
         "results": results,
         **_hours(state, averaging),
+        "teacher": _teacher(Path(out), settings),
         "seed": state["seed"],
         "settings": settings,
         "keras": keras.__version__,

@@ -14,6 +14,9 @@ survives being stopped::
 
 ``--average-epochs`` (:func:`train_average`) is stochastic weight averaging after the run;
 ``--ship`` publishes the best epoch or the average, whichever the validation slice prefers.
+``--teacher MODEL.keras`` (a new ``--preset`` run) distils: the targets mix each label with the
+teacher's probabilities (:func:`teacher_targets`), and the card says what the teacher was
+(:func:`teacher_facts`).
 
 ``--precision auto`` (the default) trains in mixed bfloat16 where the CPU has AVX512_BF16 or
 the GPU supports it (about twice as fast there), else in float32;
@@ -38,6 +41,7 @@ spellings (``--save_prefix``...) still work.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -53,7 +57,7 @@ quiet_tensorflow()  # before Keras loads it: TensorFlow's C++ start-up lines mea
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from utils.io import atomic_save_model, atomic_write  # noqa: E402
+from utils.io import atomic_save_model, atomic_write, atomic_write_text  # noqa: E402
 from utils.models import FER_CLASSES  # noqa: E402
 
 MODELS = ("cnn", "resnet50", "resnet50_48")
@@ -427,6 +431,36 @@ def teacher_targets(
 
 #: Where a run keeps its teacher's soft labels, so a resumed run trains towards the same ones.
 TEACHER_TARGETS = "teacher_targets.npy"
+#: The facts of a teacher's JSON sidecar (``emotion.json`` beside ``emotion.keras``) that the
+#: student's card repeats: how the teacher was trained, and how well it did.
+_TEACHER_KEYS = (
+    "epochs_done",
+    "average_epochs",
+    "train_hours",
+    "precision",
+    "validation_accuracy_flip_tta",
+    "public_test_accuracy_flip_tta",
+    "settings",
+)
+
+
+def teacher_facts(teacher: Path) -> dict[str, Any]:
+    """What a distilled model's card says of its teacher: the file's name and, if the teacher
+    has a JSON sidecar (a shipped model does), how it was trained and how well it did.
+
+    Recorded when the run starts, because shipping the student replaces a shipped teacher.
+    """
+    facts: dict[str, Any] = {"file": teacher.name}
+    sidecar = teacher.with_suffix(".json")
+    if sidecar.is_file():
+        try:
+            known = json.loads(sidecar.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{sidecar}: not valid JSON ({exc}); expected the teacher model's JSON sidecar"
+            ) from exc
+        facts.update({key: known[key] for key in _TEACHER_KEYS if key in known})
+    return facts
 
 
 def _training_targets(
@@ -444,8 +478,12 @@ def _training_targets(
                 "it belongs to another split -- remove it to compute the targets again"
             )
         return targets
+    from utils.shipping import TEACHER_FACTS
+
     teacher = keras.models.load_model(settings["teacher"], safe_mode=True, compile=False)
     targets = teacher_targets(teacher, images, labels, float(settings["teacher_weight"]))
+    facts = teacher_facts(Path(settings["teacher"]))
+    atomic_write_text(out / TEACHER_FACTS, json.dumps(facts, indent=2) + "\n")
     atomic_write(path, lambda tmp: np.save(tmp, targets, allow_pickle=False))
     # The teacher's own answers (the targets less the label's share): how often it agrees
     weight = float(settings["teacher_weight"])
