@@ -28,74 +28,95 @@ def _averaging_text(info: dict[str, Any]) -> str:
     )
 
 
+def _lineage(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The shipped model and the teachers it was distilled from, oldest first.
+
+    A distilled run records its teacher's facts (``teacher.json``), which hold that teacher's
+    own ``teacher`` when it was distilled too, so the chain can be walked back.
+    """
+    chain = [info]
+    while chain[-1].get("teacher"):
+        chain.append(chain[-1]["teacher"])
+    return chain[::-1]
+
+
+def _teacher_summary(facts: dict[str, Any]) -> str:
+    """One teacher: how long it trained and how well it did, as far as known."""
+    if "epochs_done" not in facts:
+        return f"`{facts['file']}` (its training is not on record)"
+    averaged = facts.get("average_epochs") or 0
+    origin = "distilled itself" if facts.get("settings", {}).get("teacher") else "no teacher"
+    return (
+        f"`{facts['file']}`, trained {facts['epochs_done']} epochs"
+        + (f" and averaged {averaged} more" if averaged else "")
+        + f" ({facts['train_hours']:.2f} h); {facts['public_test_accuracy_flip_tta']:.1%} on "
+        f"PublicTest with flip TTA; {origin}"
+    )
+
+
 def _teacher_text(info: dict[str, Any]) -> str:
     """The card's line on distillation (``--teacher``), empty when the run had no teacher."""
-    teacher = info.get("teacher")
-    if not teacher:
+    teachers = _lineage(info)[:-1]
+    if not teachers:
         return ""
     weight = float(info["settings"]["teacher_weight"])
     text = (
         f"\n- Distilled: the targets were {1 - weight:g} x the label + {weight:g} x the "
-        f"probabilities of a teacher model (`{teacher['file']}`, on each face and its mirror "
-        "image; `--teacher`)."
+        "probabilities of a teacher model (on each face and its mirror image; `--teacher`). "
+        f"The teacher: {_teacher_summary(teachers[-1])}."
     )
-    if "epochs_done" in teacher:
-        averaged = teacher.get("average_epochs") or 0
-        text += (
-            f" The teacher was this recipe without `--teacher`: {teacher['epochs_done']} epochs"
-            + (f" and {averaged} averaged" if averaged else "")
-            + f", {teacher['train_hours']:.2f} h; it scored "
-            f"{teacher['public_test_accuracy_flip_tta']:.1%} on PublicTest with flip TTA."
-        )
+    for facts in teachers[-2::-1]:
+        text += f" Its teacher: {_teacher_summary(facts)}."
     return text
 
 
 def _reproduce_text(info: dict[str, Any]) -> str:
-    """The card's commands that train the shipped file again: the teacher first, if any."""
+    """The card's commands that train the shipped file again: its teachers first, if any."""
     run = "nice -n 10 python -m utils.train_fer --preset shipped --data FER2013_ZIP --out"
-
-    def steps(out: str, average_epochs: int, extra: str = "") -> str:
-        return (
-            f"    {run} {out}{extra}\n"
-            f"    python -m utils.train_fer --out {out} --resume   # if it was stopped\n"
-            + (
+    chain = _lineage(info)
+    lines = ["    python -m data_scripts.download fer2013\n"]
+    for number, facts in enumerate(chain, start=1):
+        last = number == len(chain)
+        out = "runs/emotion" if last else "runs/teacher" + (str(number) if len(chain) > 2 else "")
+        if "epochs_done" not in facts:  # a teacher the card knows only by name
+            lines.append(f"    # {number}. the teacher: {facts['file']}, not on record\n")
+            continue
+        settings = facts.get("settings", {})
+        teacher = ""
+        if settings.get("teacher") and number > 1:
+            # The stage before shipped its model, unless it is a teacher known only by name.
+            before = chain[number - 2]
+            path = "utils/pretrained/emotion.keras" if "epochs_done" in before else before["file"]
+            weight = float(settings["teacher_weight"])
+            teacher = f" \\\n        --teacher {path} --teacher-weight {weight:g}"
+        if len(chain) > 1:
+            what = "this model" if last else ("the teacher" if number == 1 else "its student")
+            how = f"distilled from step {number - 1}" if teacher else "the recipe without --teacher"
+            after = "" if last else f" (shipped, for step {number + 1})"
+            lines.append(f"    # {number}. {what}: {how}{after}\n")
+        lines.append(f"    {run} {out}{teacher}\n")
+        lines.append(f"    python -m utils.train_fer --out {out} --resume   # if it was stopped\n")
+        if facts.get("average_epochs"):
+            lines.append(
                 f"    python -m utils.train_fer --out {out} --resume "
-                f"--average-epochs {average_epochs} --no-ship\n"
-                if average_epochs
-                else ""
+                f"--average-epochs {facts['average_epochs']} --no-ship\n"
             )
-            + f"    python -m utils.train_fer --out {out} --ship\n"
-        )
-
-    own = int(info.get("average_epochs") or 0)
-    teacher = info.get("teacher")
-    if not teacher:
-        return "    python -m data_scripts.download fer2013\n" + steps("runs/emotion", own)
-    weight = float(info["settings"]["teacher_weight"])
-    return (
-        "    python -m data_scripts.download fer2013\n"
-        "    # 1. the teacher: the recipe without --teacher, shipped as emotion.keras\n"
-        + steps("runs/teacher", int(teacher.get("average_epochs") or 0))
-        + "    # 2. this model: the same recipe, distilled from that teacher\n"
-        + steps(
-            "runs/emotion",
-            own,
-            f" \\\n        --teacher utils/pretrained/emotion.keras --teacher-weight {weight:g}",
-        )
-    )
+        lines.append(f"    python -m utils.train_fer --out {out} --ship\n")
+    return "".join(lines)
 
 
 def _hours_text(info: dict[str, Any]) -> str:
-    """The card's line on training time: this run's, and the teacher's on top if it had one."""
+    """The card's line on training time: this run's, and its teachers' on top if it had any."""
     precision = {"bf16": "mixed bfloat16", "fp32": "float32"}.get(info["precision"], "float32")
     text = (
         f"- Training: {info['train_hours']:.2f} h in {precision} on {info['machine']} (niced, "
         f"shared\n  with other work), seed {info['seed']}."
     )
-    teacher = info.get("teacher") or {}
-    if "train_hours" in teacher:
-        total = info["train_hours"] + teacher["train_hours"]
-        text += f"\n  With the teacher's {teacher['train_hours']:.2f} h, {total:.2f} h in all."
+    teachers = [facts["train_hours"] for facts in _lineage(info)[:-1] if "train_hours" in facts]
+    if teachers:
+        total = info["train_hours"] + sum(teachers)
+        whose = "the teacher's" if len(teachers) == 1 else "the teachers'"
+        text += f"\n  With {whose} {sum(teachers):.2f} h, {total:.2f} h in all."
     return text
 
 

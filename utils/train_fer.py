@@ -441,6 +441,7 @@ _TEACHER_KEYS = (
     "validation_accuracy_flip_tta",
     "public_test_accuracy_flip_tta",
     "settings",
+    "teacher",  # a teacher distilled itself: what it recorded of its own teacher
 )
 
 
