@@ -20,6 +20,7 @@ from utils.pipelines import (
     file_dataset,
     list_fer_images,
     make_dataset,
+    without_autotune,
 )
 from utils.schema import EMOTIONS, DataFormatError
 
@@ -51,6 +52,19 @@ def test_make_dataset_is_reproducible_and_new_every_epoch(backend: str) -> None:
     np.testing.assert_array_equal(first, again)  # same seed, same batches (parallel map too)
     assert not np.allclose(first, second)  # a new shuffle and new augmentations each epoch
     assert not np.allclose(first, other)
+
+
+def test_without_autotune_switches_the_tuner_off_and_keeps_the_data() -> None:
+    x, y = _faces(96)
+
+    def pipeline() -> tf.data.Dataset:
+        return make_dataset(x, y, augment=True, batch_size=32, seed=7, backend="opencv")
+
+    quiet = without_autotune(pipeline())
+    assert pipeline().options().autotune.enabled is not False  # the default: on
+    assert quiet.options().autotune.enabled is False
+    # The first pass of each: the same order and the same augmentations.
+    np.testing.assert_array_equal(_epoch(quiet), _epoch(pipeline()))
 
 
 def test_make_dataset_keeps_labels_with_their_images() -> None:

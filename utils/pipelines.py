@@ -38,6 +38,21 @@ from utils.schema import EMOTIONS, DataFormatError
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``ds`` with tf.data's autotuner switched off, for a ``model.fit`` that ends often.
+
+    Every ``model.fit`` ends by destroying its data iterator, and in this TensorFlow (2.21) that
+    waits for the autotuner's background thread, which sleeps up to a minute between rounds:
+    a fit of one long epoch (as :func:`utils.runs.fit_resumable` runs them) then sat idle for
+    up to 60 s after the epoch's work was done (``python -m benchmarks.fit_end_wait``
+    measures it). Without the autotuner ``AUTOTUNE`` still works: a parallel ``map`` runs one
+    call per CPU core and ``prefetch`` keeps a default buffer; nothing changes in the data.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 # ---------------------------------------------------------------------------------------------
 # Checking inputs (also used by utils.imbalance and utils.throughput)
 # ---------------------------------------------------------------------------------------------

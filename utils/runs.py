@@ -148,31 +148,41 @@ def fit_resumable(
     order, so ``state.json`` never claims an epoch that is not saved.
     """
     import keras
+    import tensorflow as tf
+
+    from utils.pipelines import without_autotune
 
     if mode not in ("min", "max"):
         raise ValueError(f"mode={mode!r}: expected 'min' or 'max'")
     better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
     log_path = out / "log.csv"
     epochs = int(state["epochs"])
+    # One fit per epoch ends one tf.data iterator per epoch: keep the autotuner out of them
+    # (see without_autotune), for the training batches and the validation batches alike.
+    validation = without_autotune(tf.data.Dataset.from_tensor_slices(validation_data).batch(256))
     while state["epochs_done"] < epochs:
         epoch = int(state["epochs_done"])
         start = time.perf_counter()
         cpu = time.process_time()
         _restart_random_streams(model, int(state.get("seed", 0)), epoch)
         data = epoch_data(epoch)
-        if isinstance(data, tuple):
+        if isinstance(data, tuple):  # arrays: shuffled here, in an order set by seed and epoch
             x, y = data
             n_images = len(x)
-            fit_args: dict[str, Any] = {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
+            shuffle_seed = int(state.get("seed", 0)) * 1_000 + epoch
+            data = (
+                tf.data.Dataset.from_tensor_slices((x, y))
+                .shuffle(len(x), seed=shuffle_seed)
+                .batch(batch_size)
+            )
         else:  # a batched dataset
             n_images = int(state.get("train_images", 0))
-            fit_args = {"x": data, "shuffle": False}
         history = model.fit(
-            **fit_args,
+            without_autotune(data),
+            shuffle=False,
             initial_epoch=epoch,
             epochs=epoch + 1,
-            validation_data=validation_data,
-            validation_batch_size=256,
+            validation_data=validation,
             verbose=0,
         )
         seconds = time.perf_counter() - start
