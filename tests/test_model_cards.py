@@ -47,18 +47,19 @@ def _distilled(info: dict[str, Any], teacher: dict[str, Any], weight: float) -> 
     return student
 
 
-def _facts(info: dict[str, Any], hours: float) -> dict[str, Any]:
-    """What a run records of ``info`` as its teacher (as utils.train_fer.teacher_facts does)."""
-    keys = ("epochs_done", "average_epochs", "train_hours", "settings", "teacher")
-    facts = {key: copy.deepcopy(info[key]) for key in keys if key in info}
-    facts["public_test_accuracy_flip_tta"] = info["public_test_accuracy_flip_tta"]
-    return {"file": "emotion.keras", **facts, "train_hours": hours}
+def _facts(info: dict[str, Any], hours: float, folder: Path) -> dict[str, Any]:
+    """What a run records of a teacher whose sidecar is ``info`` (trained for ``hours``)."""
+    from utils.train_fer import teacher_facts
+
+    folder.mkdir()
+    (folder / "emotion.json").write_text(json.dumps({**info, "train_hours": hours}))
+    return teacher_facts(folder / "emotion.keras")
 
 
-def test_a_card_walks_back_through_its_teachers() -> None:
+def test_a_card_walks_back_through_its_teachers(tmp_path: Path) -> None:
     info = _sidecar("emotion")
-    first = _facts(info, 5.0)  # the recipe without a teacher
-    second = _facts(_distilled(info, first, 0.5), 4.0)  # distilled from the first
+    first = _facts(info, 5.0, tmp_path / "first")  # the recipe without a teacher
+    second = _facts(_distilled(info, first, 0.5), 4.0, tmp_path / "second")  # its student
     card = emotion_card(_distilled(info, second, 0.3))
     steps = [line.strip() for line in card.splitlines() if line.startswith("    # ")]
     assert steps == [
